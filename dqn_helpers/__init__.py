@@ -1,0 +1,50 @@
+"""dqn_helpers: the tested reference implementation behind the notebooks.
+
+Each piece names the notebook that builds it step by step:
+
+========================  =============================================
+``make_q_network``        notebooks/02_q_networks.ipynb
+``td_target``             notebooks/02_q_networks.ipynb
+``ReplayBuffer``          notebooks/03_replay_buffers.ipynb
+``DeepQLearner``          notebooks/04_target_networks.ipynb (+ 02, 06)
+``VectorizedEnvWrapper``  notebooks/05_vectorized_envs.ipynb
+``make_vector_env``       notebooks/05_vectorized_envs.ipynb
+``linear_epsilon``        notebooks/06_epsilon_decay.ipynb
+``train``, ``evaluate``   notebooks/07_all_together.ipynb
+``plot_returns``          notebooks/07_all_together.ipynb
+========================  =============================================
+"""
+
+from dqn_helpers.config import DQNConfig
+from dqn_helpers.evaluation import evaluate
+from dqn_helpers.learner import DeepQLearner, td_target
+from dqn_helpers.q_network import make_q_network
+from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
+from dqn_helpers.schedules import linear_epsilon
+from dqn_helpers.training import TrainingResult, seed_everything, train
+from dqn_helpers.vector_env import (
+    GymnasiumVectorEnv,
+    VectorizedEnvWrapper,
+    VectorStep,
+    make_env,
+    make_vector_env,
+)
+
+__all__ = [
+    "DQNConfig",
+    "DeepQLearner",
+    "GymnasiumVectorEnv",
+    "ReplayBuffer",
+    "TrainingResult",
+    "TransitionBatch",
+    "VectorStep",
+    "VectorizedEnvWrapper",
+    "evaluate",
+    "linear_epsilon",
+    "make_env",
+    "make_q_network",
+    "make_vector_env",
+    "seed_everything",
+    "td_target",
+    "train",
+]

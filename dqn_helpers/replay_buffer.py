@@ -1,0 +1,134 @@
+"""A fixed-size replay buffer of single transitions.
+
+Built step by step in ``notebooks/03_replay_buffers.ipynb``.
+
+Why a ring of preallocated NumPy arrays rather than a ``deque`` of tuples?
+
+* memory is fixed by the capacity and allocated once, so the buffer never grows
+  mid-training and never fragments;
+* storing a whole batch from a vectorized env is one slice assignment, not a
+  Python loop over environments;
+* sampling a batch is one fancy-indexing call per field, which stays fast when
+  the buffer holds hundreds of thousands of transitions (``random.sample`` on a
+  deque walks the linked blocks and gets slower as the deque grows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TransitionBatch:
+    """A batch of ``B`` transitions ``(s, a, r, s', terminated)`` as NumPy arrays.
+
+    Shapes and dtypes: ``obs`` and ``next_obs`` are ``(B, obs_dim)`` float32,
+    ``actions`` is ``(B,)`` int64, ``rewards`` and ``terminated`` are ``(B,)``
+    float32 (``terminated`` is 1.0 where the episode really ended, so there is
+    no future value to bootstrap from, and 0.0 otherwise, including time-limit
+    truncations).
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+class ReplayBuffer:
+    """Ring buffer that remembers transitions and samples them uniformly.
+
+    Built step by step in ``notebooks/03_replay_buffers.ipynb``.
+
+    Args:
+        capacity: how many transitions it holds; when full, the oldest are
+            overwritten first.
+        obs_shape: shape of one observation, e.g. ``(4,)`` for CartPole.
+        seed: seed of the buffer's own random generator, so sampling is
+            reproducible and independent of NumPy's global state.
+
+    Example:
+        >>> buf = ReplayBuffer(capacity=100, obs_shape=(4,), seed=0)
+        >>> obs = np.zeros((8, 4), dtype=np.float32)    # 8 envs at once
+        >>> buf.remember(obs, np.zeros(8, int), np.ones(8), obs, np.zeros(8, bool))
+        >>> len(buf), buf.sample(5).obs.shape
+        (8, (5, 4))
+    """
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], seed: int | None = None):
+        if int(capacity) <= 0:
+            raise ValueError(
+                f"ReplayBuffer capacity must be a positive number of transitions, got "
+                f"{capacity}. Use e.g. capacity=50_000."
+            )
+        self.capacity = int(capacity)
+        self.obs_shape = tuple(obs_shape)
+        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=np.float32)
+        self.next_obs = np.zeros((self.capacity, *self.obs_shape), dtype=np.float32)
+        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.rewards = np.zeros(self.capacity, dtype=np.float32)
+        self.terminated = np.zeros(self.capacity, dtype=np.float32)
+        self.position = 0  # index of the slot the next transition goes into
+        self.size = 0  # number of slots written so far (at most capacity)
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def remember(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+    ) -> None:
+        """Store a batch of ``n`` transitions, one per row (e.g. one per env).
+
+        ``next_obs`` must be the true next state of each transition: for an
+        episode that just ended, the last observation of that episode, never
+        the first observation of the next one.
+        """
+        obs = np.asarray(obs, dtype=np.float32).reshape(-1, *self.obs_shape)
+        n = len(obs)
+        if n > self.capacity:
+            raise ValueError(
+                f"Cannot store {n} transitions at once in a buffer of capacity "
+                f"{self.capacity}. Increase the capacity above the number of envs."
+            )
+        slots = (self.position + np.arange(n)) % self.capacity
+        self.obs[slots] = obs
+        self.next_obs[slots] = np.asarray(next_obs, dtype=np.float32).reshape(n, *self.obs_shape)
+        self.actions[slots] = np.asarray(actions).reshape(n)
+        self.rewards[slots] = np.asarray(rewards).reshape(n)
+        self.terminated[slots] = np.asarray(terminated).reshape(n)
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> TransitionBatch:
+        """Draw ``batch_size`` stored transitions uniformly, with replacement.
+
+        Only written slots can be drawn: indices come from ``[0, len(self))``.
+        """
+        if int(batch_size) <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+        if batch_size > self.size:
+            raise ValueError(
+                f"Cannot sample a batch of {batch_size} from a replay buffer that holds "
+                f"only {self.size} transitions. Collect more steps first (learning_starts "
+                f">= batch_size) or use a smaller batch_size."
+            )
+        idx = self.rng.integers(0, self.size, size=batch_size)
+        return TransitionBatch(
+            obs=self.obs[idx],
+            actions=self.actions[idx],
+            rewards=self.rewards[idx],
+            next_obs=self.next_obs[idx],
+            terminated=self.terminated[idx],
+        )
