@@ -25,7 +25,8 @@ def _bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dqn_helpers", description="Deep Q-Learning from the command line.")
+    parser = argparse.ArgumentParser(prog="python -m dqn_helpers",
+                                     description="Deep Q-Learning from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     train_cmd = commands.add_parser("train", help="train, evaluate and summarize one agent",
                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -34,12 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--env" if f.name == "env_id" else "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         if isinstance(default, bool):
-            train_cmd.add_argument(flag, dest=f.name, type=_bool, default=default, metavar="BOOL", help=f.metadata["help"])
+            train_cmd.add_argument(flag, dest=f.name, type=_bool, default=default, metavar="BOOL",
+                                   help=f.metadata["help"])
         elif isinstance(default, tuple):
-            train_cmd.add_argument(flag, dest=f.name, type=int, nargs="+", default=default, help=f.metadata["help"])
+            train_cmd.add_argument(flag, dest=f.name, type=int, nargs="+", default=default,
+                                   help=f.metadata["help"])
         else:
             train_cmd.add_argument(flag, dest=f.name, type=type(default), default=default, help=f.metadata["help"])
-    train_cmd.add_argument("--final-eval-episodes", type=int, default=20, help="episodes of the final greedy evaluation")
+    train_cmd.add_argument("--final-eval-episodes", type=int, default=20,
+                           help="episodes of the final greedy evaluation")
     train_cmd.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     train_cmd.add_argument("--save", metavar="PATH", help="save the trained agent to this file (.pt)")
     train_cmd.add_argument("--plot", metavar="PATH", help="save a plot of the returns to this file (.png)")

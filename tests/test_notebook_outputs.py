@@ -1,0 +1,39 @@
+"""The committed notebooks follow the outputs policy of tools/notebook_outputs.py."""
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from notebook_outputs import notebook_paths, problems, source_fingerprint  # noqa: E402
+
+EXPECTED = ["01_continuous_states", "02_q_networks", "03_replay_buffers", "04_target_networks",
+            "05_vectorized_envs", "06_epsilon_decay", "07_all_together", "08_going_further"]
+
+
+def test_the_series_is_complete_and_in_order():
+    assert [p.stem for p in notebook_paths()] == EXPECTED
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_committed_outputs_are_fresh_and_clean(path):
+    found = problems(path)
+    assert not found, f"{path.name}: " + "; ".join(found) + ". Regenerate with `make notebooks`."
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_each_notebook_has_one_tagged_parameter_cell_near_the_top(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] <= 4, tagged
+    assert "DQN_SMOKE" in nb.cells[tagged[0]].source
+
+
+def test_fingerprint_notices_a_code_change(tmp_path):
+    nb = nbformat.read(notebook_paths()[0], as_version=4)
+    before = source_fingerprint(nb)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.source += "\nx = 1"
+    assert source_fingerprint(nb) != before
