@@ -26,7 +26,7 @@ lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 test: setup
-	DQN_SMOKE=1 $(BIN)/pytest -n 2
+	DQN_SMOKE=1 DQN_CHECKS_STRICT=1 $(BIN)/pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check dqn_helpers tests notebooks benchmarks tools

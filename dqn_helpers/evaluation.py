@@ -25,9 +25,9 @@ def evaluate(
     Built step by step in ``notebooks/07_all_together.ipynb``.
 
     All episodes run side by side, one per environment copy, and each counts only
-    its first episode, so the result does not favour short episodes. Episode
-    ``i`` starts from seed ``seed + i``: the same seed gives the same episodes,
-    and seeds far from the training seeds give episodes the agent never saw.
+    its first episode, so the result does not favour short episodes. The vector
+    env is reset with ``seed``: the same seed gives the same start states, and
+    seeds far from the training seeds give episodes the agent never saw.
 
     Args:
         agent_or_policy: a :class:`~dqn_helpers.learner.DeepQLearner` (its
