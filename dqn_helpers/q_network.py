@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from torch import nn
 
 
-def make_q_network(obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (64, 64)) -> nn.Sequential:
+def make_q_network(obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (256, 256)) -> nn.Sequential:
     """A multilayer perceptron ``R^obs_dim -> R^n_actions``.
 
     Built step by step in ``notebooks/02_q_networks.ipynb``.

@@ -28,6 +28,9 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="run in smoke mode and save nothing")
     args = parser.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    # A backend forced from outside (MPLBACKEND=Agg, as on CI) would replace Jupyter's
+    # inline backend and leave the stored notebooks without figures.
+    os.environ.pop("MPLBACKEND", None)
     if args.smoke:
         os.environ["DQN_SMOKE"] = "1"
     else:
