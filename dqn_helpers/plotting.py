@@ -49,6 +49,7 @@ def plot_returns(
     window: int = 20,
     run_col: str | None = None,
     hue: str | None = None,
+    hue_order: list | None = None,
     threshold: float | None = None,
     n_bins: int = 60,
     ax: plt.Axes | None = None,
@@ -69,6 +70,9 @@ def plot_returns(
         episodes: ``TrainingResult.episodes`` or several of them concatenated with
             a ``run_col`` (and ``hue``) column.
         window: episodes in the rolling mean.
+        hue_order: order (and hence colours) of the ``hue`` groups; sorted by
+            default, so that other seaborn plots with ``hue_order=sorted(...)``
+            give each group the same colour.
         threshold: draw the env's "solved" line at this return.
         ax: draw into these Axes (a new figure otherwise).
         title: the plot's title (say what it shows).
@@ -95,7 +99,10 @@ def plot_returns(
         data["env_step_bin"] = edges[1:][bin_index]
         binned = data.groupby(["_run", "env_step_bin"] + ([hue] if hue else []), as_index=False)[
             "rolling_return"].mean()
-        sns.lineplot(data=binned, x="env_step_bin", y="rolling_return", hue=hue, errorbar=("ci", 95), ax=ax)
+        if hue and hue_order is None:
+            hue_order = sorted(binned[hue].unique())
+        sns.lineplot(data=binned, x="env_step_bin", y="rolling_return", hue=hue, hue_order=hue_order,
+                     errorbar=("ci", 95), ax=ax)
     if threshold is not None:
         ax.axhline(threshold, color="gray", ls="--", lw=1, label=f"solved ({threshold:g})")
     ax.set_xlabel("env steps")
