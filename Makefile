@@ -2,7 +2,8 @@
 #   make lab    set up .venv and open the notebooks in JupyterLab
 #   make test   set up .venv and run the tests, including every notebook in smoke mode
 # Other targets: make notebooks (re-run all notebooks in full mode and store their
-# outputs), make student (write exercise versions to student/), make benchmark, make lint.
+# outputs), make student (write exercise versions to student/), make benchmark (time to
+# solve CartPole), make profile (where a solve spends its time), make lint.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 # JupyterLab refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test notebooks student benchmark lint setup
+.PHONY: lab test notebooks student benchmark profile lint setup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +40,6 @@ student: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/time_to_solve.py
+
+profile: setup
+	$(BIN)/python benchmarks/where_time_goes.py
