@@ -12,11 +12,14 @@ Each piece names the notebook that builds it step by step:
 ``linear_epsilon``        notebooks/06_epsilon_decay.ipynb
 ``train``, ``evaluate``   notebooks/07_all_together.ipynb
 ``plot_returns``          notebooks/07_all_together.ipynb
+``run_experiments``       notebooks/02_q_networks.ipynb (and every later comparison)
+``greedy_rollouts``       notebooks/02_q_networks.ipynb
 ========================  =============================================
 """
 
 from dqn_helpers.config import DQNConfig
-from dqn_helpers.evaluation import evaluate
+from dqn_helpers.evaluation import evaluate, greedy_rollouts
+from dqn_helpers.experiments import ExperimentResults, run_experiments
 from dqn_helpers.learner import DeepQLearner, td_target
 from dqn_helpers.q_network import make_q_network
 from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
@@ -33,6 +36,7 @@ from dqn_helpers.vector_env import (
 __all__ = [
     "DQNConfig",
     "DeepQLearner",
+    "ExperimentResults",
     "GymnasiumVectorEnv",
     "ReplayBuffer",
     "TrainingResult",
@@ -40,10 +44,12 @@ __all__ = [
     "VectorStep",
     "VectorizedEnvWrapper",
     "evaluate",
+    "greedy_rollouts",
     "linear_epsilon",
     "make_env",
     "make_q_network",
     "make_vector_env",
+    "run_experiments",
     "seed_everything",
     "td_target",
     "train",

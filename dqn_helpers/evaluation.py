@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from dqn_helpers.vector_env import VectorEnv, make_vector_env
 
@@ -49,19 +50,71 @@ def evaluate(
         )
     owns_env = isinstance(env, str)
     vec_env = make_vector_env(env, n_episodes) if owns_env else env
+    try:
+        return _play_first_episodes(policy, vec_env, n_episodes, seed)["episode_return"]
+    finally:
+        if owns_env:
+            vec_env.close()
+
+
+def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, seed: int,
+                         gamma: float = 1.0) -> dict[str, np.ndarray]:
+    """Play the first episode of each of ``n_episodes`` env copies greedily, side by side.
+
+    Returns per-episode arrays: ``episode_return`` (undiscounted), ``discounted_return``
+    (``sum_t gamma^t r_t``, what a Q-value predicts), ``length`` and ``first_obs``.
+    """
     if vec_env.num_envs != n_episodes:
         raise ValueError(
             f"evaluate runs one episode per env copy: the vector env has {vec_env.num_envs} copies "
             f"but n_episodes={n_episodes}. Pass an env id, or a vector env with {n_episodes} copies."
         )
     returns = np.zeros(n_episodes, dtype=np.float64)
+    discounted = np.zeros(n_episodes, dtype=np.float64)
+    lengths = np.zeros(n_episodes, dtype=np.int64)
     finished = np.zeros(n_episodes, dtype=bool)
-    obs = vec_env.reset(seed=seed)
+    obs = first_obs = vec_env.reset(seed=seed)
     while not finished.all():
         step = vec_env.step(np.asarray(policy(obs)))
-        returns += np.where(finished, 0.0, step.rewards)
+        rewards = np.where(finished, 0.0, step.rewards)
+        returns += rewards
+        discounted += rewards * gamma ** lengths
+        lengths += ~finished
         finished |= step.done
         obs = step.next_obs
-    if owns_env:
+    return {"episode_return": returns, "discounted_return": discounted, "length": lengths,
+            "first_obs": np.asarray(first_obs)}
+
+
+def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000,
+                    gamma: float | None = None) -> pd.DataFrame:
+    """Greedy episodes on fresh seeded starts, with what the agent *predicted* for each.
+
+    Built step by step in ``notebooks/02_q_networks.ipynb``; used by the experiment runner.
+
+    A Q-value claims to be the discounted return the agent will collect from a state.
+    This plays one greedy episode from each of ``n_episodes`` seeded start states and
+    puts the claim next to the fact: ``q_start`` is ``max_a Q(s_0, a)`` (the value of the
+    greedy action at the first state), ``discounted_return`` is ``sum_t gamma^t r_t`` of
+    the episode that followed. Their ratio says whether the values are calibrated.
+
+    Args:
+        agent: a :class:`~dqn_helpers.learner.DeepQLearner` (needs ``q_values``).
+        env_id: gymnasium id; one env copy per episode.
+        n_episodes: number of episodes (one per start state).
+        seed: seed of the first episode's start state.
+        gamma: discount of ``discounted_return``; default the agent's own.
+
+    Returns:
+        one row per episode: ``episode_return``, ``discounted_return``, ``q_start``, ``length``.
+    """
+    if int(n_episodes) <= 0:
+        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes}.")
+    gamma = agent.gamma if gamma is None else gamma
+    vec_env = make_vector_env(env_id, n_episodes)
+    try:
+        played = _play_first_episodes(agent.greedy_actions, vec_env, n_episodes, seed, gamma)
+    finally:
         vec_env.close()
-    return returns
+    q_start = agent.q_values(played.pop("first_obs")).max(axis=1)
+    return pd.DataFrame({**played, "q_start": q_start.astype(np.float64)})

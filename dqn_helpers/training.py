@@ -30,9 +30,8 @@ from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import evaluate
 from dqn_helpers.learner import DeepQLearner
 from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
+from dqn_helpers.seeds import PERIODIC_EVAL_SEED_OFFSET as EVAL_SEED_OFFSET
 from dqn_helpers.vector_env import make_vector_env
-
-EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes use seeds no training episode uses
 
 
 def seed_everything(seed: int) -> None:
