@@ -1,0 +1,109 @@
+"""The experiment runner: tidy results, same numbers however it runs, a cache, kept failures."""
+
+import pandas as pd
+import pytest
+
+from dqn_helpers import DQNConfig, make_vector_env, run_experiments
+from dqn_helpers import experiments as experiments_module
+from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
+
+TINY = DQNConfig(total_steps=1_600, learning_starts=400, eval_every=800, eval_episodes=2, hidden_sizes=(16, 16))
+VARIANTS = {"control": TINY, "no target": TINY.replace(use_target_network=False)}
+
+
+def run(tmp_path, **kwargs):
+    kwargs.setdefault("cache_dir", tmp_path / "cache")
+    kwargs.setdefault("progress", False)
+    kwargs.setdefault("final_eval_episodes", 3)
+    return run_experiments(VARIANTS, seeds=[0, 1], **kwargs)
+
+
+def test_every_variant_runs_on_every_seed_with_tidy_frames(tmp_path):
+    results = run(tmp_path, n_jobs=1)
+    assert sorted(zip(results.runs.variant, results.runs.seed)) == [
+        ("control", 0), ("control", 1), ("no target", 0), ("no target", 1)]
+    assert results.runs.error.isna().all() and not results.failures
+    for frame in (results.episodes, results.evaluations, results.rollouts):
+        assert {"variant", "seed"} <= set(frame.columns)
+        assert set(frame.variant) == {"control", "no target"}
+    assert (results.runs.env_steps == TINY.total_steps).all()
+    assert len(results.rollouts) == 4 * 3  # 3 final greedy episodes per run
+    # the calibration columns are what the rollouts say
+    one = results.rollouts[(results.rollouts.variant == "control") & (results.rollouts.seed == 1)]
+    row = results.runs.set_index(["variant", "seed"]).loc[("control", 1)]
+    assert row.q_start_mean == pytest.approx(one.q_start.mean())
+    assert row.q_abs_error == pytest.approx((one.q_start - one.discounted_return).abs().mean())
+    assert results.summary().loc["control", "seeds"] == 2
+
+
+def test_parallel_and_sequential_runs_give_the_same_numbers(tmp_path):
+    sequential = run(tmp_path, n_jobs=1, cache=False)
+    parallel = run(tmp_path, n_jobs=2, cache=False)
+    pd.testing.assert_frame_equal(sequential.episodes, parallel.episodes)
+    pd.testing.assert_frame_equal(sequential.rollouts, parallel.rollouts)
+
+
+def test_cache_reuses_finished_runs_and_a_source_change_invalidates_it(tmp_path, monkeypatch):
+    first = run(tmp_path, n_jobs=1)
+    assert not first.runs.cached.any()
+    second = run(tmp_path, n_jobs=1)
+    assert second.runs.cached.all()
+    pd.testing.assert_frame_equal(first.episodes, second.episodes)
+
+    monkeypatch.setenv("DQN_CACHE", "0")
+    assert not run(tmp_path, n_jobs=1).runs.cached.any()
+    monkeypatch.delenv("DQN_CACHE")
+
+    monkeypatch.setattr(experiments_module, "source_version", lambda: "edited package")
+    assert not run(tmp_path, n_jobs=1).runs.cached.any()
+
+
+def test_a_failing_run_is_reported_and_the_others_are_kept(tmp_path, monkeypatch, capsys):
+    real_train = experiments_module.train
+
+    def train_that_breaks_on_seed_1(config, **kwargs):
+        if config.seed == 1 and not config.use_target_network:
+            raise RuntimeError("boom")
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(experiments_module, "train", train_that_breaks_on_seed_1)
+    results = run(tmp_path, n_jobs=1, cache=False)
+    assert results.failures == [("no target", 1, "RuntimeError: boom")]
+    assert "'no target' seed 1: RuntimeError: boom" in capsys.readouterr().out
+    assert len(results.runs) == 4 and results.runs.error.notna().sum() == 1
+    assert set(zip(results.episodes.variant, results.episodes.seed)) == {("control", 0), ("control", 1),
+                                                                          ("no target", 0)}
+
+
+def test_agents_can_be_kept(tmp_path):
+    results = run(tmp_path, n_jobs=1, keep_agents=True)
+    agent = results.agents[("control", 0)]
+    first_states = results.rollouts[(results.rollouts.variant == "control") & (results.rollouts.seed == 0)]
+    # the rebuilt agent predicts exactly what the trained one predicted in its final evaluation
+    start_obs = make_vector_env("CartPole-v1", 3).reset(seed=0 + FINAL_EVAL_SEED_OFFSET)
+    assert agent.q_values(start_obs).max(axis=1) == pytest.approx(first_states.q_start.to_numpy(), rel=1e-5)
+
+
+def test_bad_arguments_are_explained(tmp_path):
+    with pytest.raises(TypeError, match="DQNConfig"):
+        run_experiments({"a": {"lr": 1}}, seeds=[0])
+    with pytest.raises(ValueError, match="seeds is empty"):
+        run_experiments(TINY, seeds=[])
+    with pytest.raises(ValueError, match="backend"):
+        run_experiments(TINY, seeds=[0], backend="spark")
+
+
+def test_dask_backend_on_a_local_cluster_gives_the_same_numbers(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        on_dask = run(tmp_path, backend="dask", cache=False)
+    local = run(tmp_path, n_jobs=1, cache=False)
+    assert on_dask.runs.error.isna().all()
+    pd.testing.assert_frame_equal(on_dask.episodes, local.episodes)
+
+
+def test_dask_backend_without_a_client_says_how_to_start_one():
+    pytest.importorskip("distributed")
+    with pytest.raises(RuntimeError, match="LocalCluster"):
+        run_experiments(TINY, seeds=[0], backend="dask", cache=False, progress=False)
