@@ -13,8 +13,6 @@ from dataclasses import fields
 
 from dqn_helpers.config import DQNConfig
 
-FINAL_EVAL_SEED = 2_000_000  # final evaluation episodes differ from training and periodic ones
-
 
 def _bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
@@ -28,20 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dqn_helpers",
                                      description="Deep Q-Learning from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
-    train_cmd = commands.add_parser("train", help="train, evaluate and summarize one agent",
-                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train_cmd = commands.add_parser(
+        "train", help="train, evaluate and summarize one agent",
+        description="Train with the settings known to work for --env (see dqn_helpers/presets.py); "
+                    "every flag you give overrides one of them.")
     defaults = DQNConfig()
+    # Flags left out take the env's preset (dqn_helpers/presets.py), so every default shown
+    # here is CartPole-v1's and the parser itself fills in nothing (argparse.SUPPRESS).
     for f in fields(DQNConfig):
         flag = "--env" if f.name == "env_id" else "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
+        help_text = f"{f.metadata['help']} (CartPole-v1: {default})"
         if isinstance(default, bool):
-            train_cmd.add_argument(flag, dest=f.name, type=_bool, default=default, metavar="BOOL",
-                                   help=f.metadata["help"])
+            train_cmd.add_argument(flag, dest=f.name, type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
+                                   help=help_text)
         elif isinstance(default, tuple):
-            train_cmd.add_argument(flag, dest=f.name, type=int, nargs="+", default=default,
-                                   help=f.metadata["help"])
+            train_cmd.add_argument(flag, dest=f.name, type=int, nargs="+", default=argparse.SUPPRESS,
+                                   help=help_text)
         else:
-            train_cmd.add_argument(flag, dest=f.name, type=type(default), default=default, help=f.metadata["help"])
+            train_cmd.add_argument(flag, dest=f.name, type=type(default), default=argparse.SUPPRESS,
+                                   help=help_text)
     train_cmd.add_argument("--final-eval-episodes", type=int, default=20,
                            help="episodes of the final greedy evaluation")
     train_cmd.add_argument("--json", action="store_true", help="print the summary as one JSON object")
@@ -53,16 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> dict:
     """Train as the parsed arguments say; return the summary as a dict."""
-    from dqn_helpers.evaluation import evaluate
+    from dqn_helpers.evaluation import greedy_rollouts
+    from dqn_helpers.presets import PRESETS
+    from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
     from dqn_helpers.training import train
 
-    config = DQNConfig(**{f.name: (tuple(v) if isinstance(v := getattr(args, f.name), list) else v)
-                          for f in fields(DQNConfig)})
+    given = {f.name: (tuple(v) if isinstance(v := getattr(args, f.name), list) else v)
+             for f in fields(DQNConfig) if hasattr(args, f.name)}
+    config = DQNConfig.for_env(given.pop("env_id", DQNConfig().env_id), **given)
     show_progress = not (args.no_progress or args.json) and sys.stderr.isatty()
     result = train(config, progress=show_progress)
-    final = evaluate(result.agent, config.env_id, args.final_eval_episodes, seed=config.seed + FINAL_EVAL_SEED)
+    final = greedy_rollouts(result.agent, config.env_id, args.final_eval_episodes,
+                            seed=config.seed + FINAL_EVAL_SEED_OFFSET)
     summary = {
         "env": config.env_id,
+        "preset": config.env_id if config.env_id in PRESETS else "none (DQNConfig defaults)",
         "seed": config.seed,
         "env_steps": result.env_steps,
         "updates": result.n_updates,
@@ -70,8 +79,12 @@ def run_train(args: argparse.Namespace) -> dict:
         "reward_threshold": result.reward_threshold,
         "solved_at_step": result.solved_at_step,
         "solved_at_seconds": None if result.solved_at_seconds is None else round(result.solved_at_seconds, 2),
-        "final_eval_mean": float(final.mean()),
-        "final_eval_std": float(final.std()),
+        "final_eval_mean": float(final.episode_return.mean()),
+        "final_eval_std": float(final.episode_return.std(ddof=0)),
+        # calibration: what the agent predicted at the start states vs what it collected
+        "q_start_mean": round(float(final.q_start.mean()), 2),
+        "discounted_return_mean": round(float(final.discounted_return.mean()), 2),
+        "q_ratio": round(float(final.q_start.mean() / final.discounted_return.mean()), 3),
         "final_eval_episodes": args.final_eval_episodes,
         "episodes": len(result.episodes),
     }
@@ -93,14 +106,16 @@ def run_train(args: argparse.Namespace) -> dict:
 
 
 def print_summary(summary: dict) -> None:
-    solved = (f"reached {summary['reward_threshold']:g} at env step {summary['solved_at_step']} "
+    solved = (f"reached {summary['reward_threshold']:g} at env step {summary['solved_at_step']:,} "
               f"({summary['solved_at_seconds']} s)" if summary["solved_at_step"] is not None
               else "never reached the threshold in a periodic evaluation")
-    print(f"{summary['env']} seed {summary['seed']}: {summary['env_steps']} env steps, "
-          f"{summary['updates']} updates in {summary['wall_seconds']} s")
+    print(f"{summary['env']} seed {summary['seed']} (preset: {summary['preset']}): {summary['env_steps']:,} env steps, "
+          f"{summary['updates']:,} updates in {summary['wall_seconds']} s")
     print(f"  periodic greedy evaluation {solved}")
     print(f"  final greedy evaluation: {summary['final_eval_mean']:.1f} ± {summary['final_eval_std']:.1f} "
           f"over {summary['final_eval_episodes']} episodes")
+    print(f"  predicted value of the start states {summary['q_start_mean']:.1f} vs discounted return "
+          f"collected {summary['discounted_return_mean']:.1f} (ratio {summary['q_ratio']:.2f}; 1 = calibrated)")
     for key in ("saved_to", "plot"):
         if key in summary:
             print(f"  {key.replace('_', ' ')}: {summary[key]}")

@@ -91,6 +91,16 @@ class DQNConfig:
         """A copy with some fields changed, e.g. ``config.replace(seed=1)``."""
         return replace(self, **changes)
 
+    @classmethod
+    def for_env(cls, env_id: str, **overrides) -> DQNConfig:
+        """Settings known to work for ``env_id`` (its preset in ``dqn_helpers/presets.py``), then ``overrides``.
+
+        ``DQNConfig.for_env("Acrobot-v1", seed=3)``; an env without a preset gets the defaults.
+        """
+        from dqn_helpers.presets import preset_for
+
+        return cls(**{**preset_for(env_id), "env_id": env_id, **overrides})
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -26,7 +26,24 @@ def test_json_summary_has_the_promised_fields(capsys, tmp_path):
 def test_text_summary_for_another_env(capsys):
     assert main(["train", "--env", "Acrobot-v1", *FAST, "--hidden-sizes", "32", "32", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "Acrobot-v1 seed 0: 2000 env steps" in out and "final greedy evaluation" in out
+    assert "Acrobot-v1 seed 0 (preset: Acrobot-v1): 2,000 env steps" in out and "final greedy evaluation" in out
+    assert "predicted value of the start states" in out
+
+
+def test_the_env_preset_is_used_and_each_flag_overrides_one_field(capsys, tmp_path):
+    from dqn_helpers import DQNConfig
+    from dqn_helpers.persistence import load_agent
+    from dqn_helpers.presets import PRESETS
+
+    path = tmp_path / "acrobot.pt"
+    assert main(["train", "--env", "Acrobot-v1", *FAST, "--learning-rate", "0.001", "--json", "--save", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["preset"] == "Acrobot-v1"
+    assert {"q_start_mean", "discounted_return_mean", "q_ratio"} <= set(summary)
+    config = load_agent(path).metadata["config"]
+    assert config["learning_rate"] == 0.001  # the flag wins over the preset
+    assert config["target_update_every"] == PRESETS["Acrobot-v1"]["target_update_every"]  # preset kept
+    assert config["target_update_every"] != DQNConfig().target_update_every
 
 
 def run_cli(*args):
