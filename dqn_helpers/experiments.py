@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
@@ -50,8 +51,8 @@ class ExperimentResults:
     """What :func:`run_experiments` returns; every frame has ``variant`` and ``seed`` columns.
 
     ``runs``: one row per (variant, seed): ``solved_at_step``, ``solved_at_seconds``,
-    ``wall_seconds``, ``env_steps``, ``n_updates``, ``final_return_mean`` (greedy, on
-    fresh episodes), ``q_start_mean`` (predicted value of those episodes' first states),
+    ``wall_seconds``, ``cpu_seconds``, ``peak_rss_mb`` (of the worker process), ``env_steps``,
+    ``n_updates``, ``final_return_mean`` (greedy, on fresh episodes), ``q_start_mean`` (predicted value of those episodes' first states),
     ``discounted_return_mean`` (what they actually collected, discounted), ``q_abs_error``
     (mean over episodes of ``|q_start - discounted_return|``), ``q_ratio``
     (``q_start_mean / discounted_return_mean``), ``cached`` and ``error`` (None if it ran).
@@ -95,8 +96,11 @@ def run_one(config: DQNConfig, final_eval_episodes: int = 20) -> dict:
     broken run cannot take the others down with it.
     """
     try:
+        cpu_start = time.process_time()
         result = train(config, progress=False)
         row = {
+            "cpu_seconds": time.process_time() - cpu_start,
+            "peak_rss_mb": _peak_rss_mb(),
             "solved_at_step": result.solved_at_step, "solved_at_seconds": result.solved_at_seconds,
             "wall_seconds": result.wall_seconds, "env_steps": result.env_steps, "n_updates": result.n_updates,
             "reward_threshold": result.reward_threshold, "error": None,
@@ -117,6 +121,15 @@ def run_one(config: DQNConfig, final_eval_episodes: int = 20) -> dict:
     except Exception as err:  # reported per run; KeyboardInterrupt still stops everything
         message = f"{type(err).__name__}: {err}"
         return {"row": {"error": message, "traceback": traceback.format_exc()}}
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this (worker) process in MB; None where the OS does not say."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kB
 
 
 def _cache_key(config: DQNConfig, final_eval_episodes: int) -> str:
