@@ -52,7 +52,8 @@ class ExperimentResults:
 
     ``runs``: one row per (variant, seed): ``solved_at_step``, ``solved_at_seconds``,
     ``wall_seconds``, ``cpu_seconds``, ``peak_rss_mb`` (of the worker process), ``env_steps``,
-    ``n_updates``, ``final_return_mean`` (greedy, on fresh episodes), ``q_start_mean`` (predicted value of those episodes' first states),
+    ``n_updates``, ``final_return_mean`` (greedy, on fresh episodes), ``q_start_mean``
+    (predicted value of those episodes' first states),
     ``discounted_return_mean`` (what they actually collected, discounted), ``q_abs_error``
     (mean over episodes of ``|q_start - discounted_return|``), ``q_ratio``
     (``q_start_mean / discounted_return_mean``), ``cached`` and ``error`` (None if it ran).
