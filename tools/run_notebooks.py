@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -26,7 +27,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("only", nargs="*", help="notebook name prefixes, e.g. 03")
     parser.add_argument("--smoke", action="store_true", help="run in smoke mode and save nothing")
+    parser.add_argument("--use-cache", action="store_true",
+                        help="reuse finished training runs from the experiment cache (default: a fresh, empty "
+                             "cache, so the run times printed are those of a first run)")
     args = parser.parse_args()
+    if not args.use_cache:
+        os.environ["DQN_CACHE_DIR"] = tempfile.mkdtemp(prefix="dqn-cache-")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     # A backend forced from outside (MPLBACKEND=Agg, as on CI) would replace Jupyter's
     # inline backend and leave the stored notebooks without figures.
