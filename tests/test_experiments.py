@@ -107,3 +107,17 @@ def test_dask_backend_without_a_client_says_how_to_start_one():
     pytest.importorskip("distributed")
     with pytest.raises(RuntimeError, match="LocalCluster"):
         run_experiments(TINY, seeds=[0], backend="dask", cache=False, progress=False)
+
+
+def test_env_presets_change_only_what_they_list():
+    from dqn_helpers.presets import PRESETS
+
+    defaults = DQNConfig()
+    for env_id, fields in PRESETS.items():
+        config = DQNConfig.for_env(env_id, seed=7)
+        assert config.env_id == env_id and config.seed == 7
+        for name, value in defaults.to_dict().items():
+            if name not in ("env_id", "seed"):
+                assert getattr(config, name) == fields.get(name, value), (env_id, name)
+    assert DQNConfig.for_env("MountainCar-v0").replace(env_id="CartPole-v1") == defaults  # no preset: defaults
+    assert DQNConfig.for_env("Acrobot-v1", learning_rate=1e-3).learning_rate == 1e-3  # overrides win
