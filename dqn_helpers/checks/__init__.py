@@ -41,12 +41,14 @@ to turn a failed report into an ``AssertionError`` carrying the same message
 """
 
 from dqn_helpers.checks.double_dqn import check_double_dqn_target
-from dqn_helpers.checks.epsilon import check_epsilon_schedule
+from dqn_helpers.checks.epsilon import check_epsilon_schedule, check_exponential_epsilon
 from dqn_helpers.checks.evaluate import check_evaluate
 from dqn_helpers.checks.framework import STRICT_ENV_VAR, CheckReport, CheckResult
 from dqn_helpers.checks.q_network import check_q_network
 from dqn_helpers.checks.replay_buffer import check_replay_buffer
+from dqn_helpers.checks.step_target import check_step_target
 from dqn_helpers.checks.synchronize import check_synchronize
+from dqn_helpers.checks.tabular import check_discretise, check_q_learning_update
 from dqn_helpers.checks.td_target import check_td_target
 from dqn_helpers.checks.vector_env import check_vectorized_env
 
@@ -54,11 +56,15 @@ __all__ = [
     "STRICT_ENV_VAR",
     "CheckReport",
     "CheckResult",
+    "check_discretise",
     "check_double_dqn_target",
     "check_epsilon_schedule",
     "check_evaluate",
+    "check_exponential_epsilon",
+    "check_q_learning_update",
     "check_q_network",
     "check_replay_buffer",
+    "check_step_target",
     "check_synchronize",
     "check_td_target",
     "check_vectorized_env",

@@ -10,7 +10,19 @@ import math
 import numpy as np
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, describe, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, describe, fmt, not_callable_report, run_tests
+
+
+def _number(out) -> float:
+    """The schedule's output as a finite float, or a Fail that says what came back."""
+    if isinstance(out, torch.Tensor | np.ndarray) and np.size(out) == 1:
+        out = out.item()
+    if isinstance(out, bool) or not isinstance(out, int | float | np.floating | np.integer):
+        raise Fail("a float", describe(out), "Return one number (a Python float).")
+    out = float(out)
+    if not math.isfinite(out):
+        raise Fail("a finite number", repr(out), "Guard the division by fraction.")
+    return out
 
 
 def check_epsilon_schedule(fn) -> CheckReport:
@@ -30,15 +42,7 @@ def check_epsilon_schedule(fn) -> CheckReport:
     settings = ((1.0, 0.05, 0.1), (0.8, 0.1, 0.5), (0.5, 0.01, 0.25))
 
     def value(progress, start, end, fraction) -> float:
-        out = fn(progress, start, end, fraction)
-        if isinstance(out, torch.Tensor | np.ndarray) and np.size(out) == 1:
-            out = out.item()
-        if isinstance(out, bool) or not isinstance(out, int | float | np.floating | np.integer):
-            raise Fail("a float", describe(out), "Return one number (a Python float).")
-        out = float(out)
-        if not math.isfinite(out):
-            raise Fail("a finite number", repr(out), "Guard the division by fraction.")
-        return out
+        return _number(fn(progress, start, end, fraction))
 
     def compare(progress, start, end, fraction, hint):
         got = value(progress, start, end, fraction)
@@ -123,3 +127,86 @@ def check_epsilon_schedule(fn) -> CheckReport:
     ]
     return run_tests(name, tests, signature)
 
+
+
+def check_exponential_epsilon(fn) -> CheckReport:
+    """Check ``fn(progress, start, end, fraction) -> float``, an exponential decay (notebook 06_epsilon_decay).
+
+    Expected: ``start * (end / start) ** (progress / fraction)`` while ``progress < fraction``,
+    then ``end``. Tests: a number; the start point; ``end`` reached exactly at ``fraction``;
+    the midpoint of the decay is the geometric mean of start and end; the same factor per
+    equal step of progress; ``end`` after the decay; ``fraction = 0``. Recognises the linear
+    schedule and a decay that reaches ``end`` at progress 1 instead of ``fraction``.
+    """
+    name = "check_exponential_epsilon"
+    signature = "fn(progress, start, end, fraction) -> float"
+    if not callable(fn):
+        return not_callable_report(name, fn, "a function fn(progress, start, end, fraction)")
+    settings = ((1.0, 0.05, 0.2), (0.8, 0.1, 0.5), (0.5, 0.01, 1.0))
+
+    def expected(progress, start, end, fraction) -> float:
+        return end if fraction == 0 or progress >= fraction else start * (end / start) ** (progress / fraction)
+
+    def compare(progress, start, end, fraction, what):
+        got, want = _number(fn(progress, start, end, fraction)), expected(progress, start, end, fraction)
+        if abs(got - want) > 1e-6:
+            raise Fail(f"{want:.6g} ({what}) for progress={progress}, start={start}, end={end}, fraction={fraction}",
+                       f"{got:.6g}")
+
+    def returns_float():
+        _number(fn(0.0, 1.0, 0.05, 0.2))
+
+    def start_point():
+        for start, end, fraction in settings:
+            compare(0.0, start, end, fraction, "start")
+
+    def end_point():
+        for start, end, fraction in settings:
+            compare(fraction, start, end, fraction, "end, reached exactly at progress == fraction")
+
+    def geometric_midpoint():
+        for start, end, fraction in settings:
+            compare(fraction / 2, start, end, fraction, "sqrt(start * end), the geometric mean")
+
+    def constant_factor():
+        start, end, fraction = 1.0, 0.05, 0.2
+        values = [_number(fn(p, start, end, fraction)) for p in np.linspace(0.0, fraction, 9)[:-1]]
+        ratios = np.array(values[1:]) / np.array(values[:-1])
+        if np.ptp(ratios) > 1e-6:
+            raise Fail("the same factor between epsilons at equally spaced progress values",
+                       f"factors {fmt(ratios)}")
+
+    def stays_at_end():
+        for start, end, fraction in settings:
+            for progress in (min(1.0, fraction * 1.5), 1.0):
+                compare(progress, start, end, fraction, "end, after the decay")
+
+    def zero_fraction():
+        for progress in (0.0, 0.5):
+            compare(progress, 1.0, 0.05, 0.0, "end: fraction 0 means no decay phase")
+
+    def is_linear() -> bool:
+        return all(abs(_number(fn(p, 1.0, 0.05, 0.2)) - (1.0 - 0.95 * p / 0.2)) < 1e-6 for p in (0.05, 0.1, 0.15))
+
+    def ends_at_progress_one() -> bool:
+        return all(abs(_number(fn(p, 1.0, 0.05, 0.2)) - 0.05 ** p) < 1e-6 for p in (0.05, 0.1, 0.15))
+
+    midpoint_tests = ["the midpoint of the decay is the geometric mean", "the same factor per equal step of progress"]
+    tests = [
+        Test("returns a number", returns_float, required=True),
+        Test("starts at `start` (progress 0)", start_point),
+        Test("reaches `end` exactly at progress == fraction", end_point),
+        Test(midpoint_tests[0], geometric_midpoint),
+        Test(midpoint_tests[1], constant_factor),
+        Test("stays at `end` after the decay phase", stays_at_end),
+        Test("fraction = 0 edge case gives `end`", zero_fraction),
+    ]
+    mistakes = [
+        Mistake("this is the linear schedule (the same step per unit of progress, not the same factor).", is_linear,
+                "Multiply instead of subtract: epsilon = start * (end / start) ** (progress / fraction).",
+                explains=midpoint_tests),
+        Mistake("the decay reaches `end` at progress 1, not at progress == fraction.", ends_at_progress_one,
+                "Scale the exponent by the decay phase: (end / start) ** (progress / fraction), then hold at end.",
+                explains=midpoint_tests + ["reaches `end` exactly at progress == fraction"]),
+    ]
+    return run_tests(name, tests, signature, mistakes)

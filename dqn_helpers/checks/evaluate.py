@@ -30,6 +30,59 @@ def _angle_policy(obs):
     return int(obs[2] > 0) if obs.ndim == 1 else (obs[:, 2] > 0).astype(np.int64)
 
 
+def _balancing_policy(obs):
+    """Push towards the side the pole falls to: keeps CartPole up for the whole 500 steps."""
+    obs = np.asarray(obs, dtype=np.float32)
+    return int(obs[2] + 0.5 * obs[3] > 0) if obs.ndim == 1 else (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
+
+
+class _CountingPolicy:
+    """Wraps a policy; stops the student's loop once it has asked for too many actions."""
+
+    def __init__(self, policy, limit: int):
+        self.policy, self.limit, self.calls = policy, limit, 0
+
+    def __call__(self, obs):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise Fail(
+                f"episodes that end at CartPole-v1's time limit (500 steps), so at most {self.limit} policy calls",
+                f"more than {self.limit} calls: the episodes went on past the time limit",
+                _TIME_LIMIT_HINT,
+            )
+        return self.policy(obs)
+
+
+_TIME_LIMIT_HINT = (
+    "An episode ends when it is terminated OR truncated: `done = terminated or truncated`. CartPole-v1 "
+    "truncates every episode at 500 steps; a loop that waits for `terminated` alone never stops for a good policy."
+)
+
+
+def _batch_only_policy():
+    """A small real Q-network acting greedily: like a DeepQLearner, it needs a batch (N, obs_dim)."""
+    import torch
+
+    from dqn_helpers.q_network import make_q_network
+
+    torch.manual_seed(0)
+    net = make_q_network(4, 2, (16,))
+
+    def policy(obs):
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim != 2:
+            raise Fail(
+                "policy(obs) called with a batch of observations, shape (N, 4)",
+                f"one observation of shape {obs.shape}",
+                "A policy (e.g. agent.greedy_actions) takes a batch: pass `obs[None]` (shape (1, 4)) and take "
+                "the action `[0]` of the result.",
+            )
+        with torch.no_grad():
+            return net(torch.as_tensor(obs)).argmax(dim=1).numpy()
+
+    return policy
+
+
 def check_evaluate(fn) -> CheckReport:
     """Check ``fn(policy, env_id, n_episodes, seed) -> np.ndarray`` (notebook 07_all_together).
 
@@ -126,6 +179,23 @@ def check_evaluate(fn) -> CheckReport:
                     "exploration) and sum the undiscounted rewards until terminated or truncated.",
                 )
 
+    def time_limit():
+        n = 3
+        policy = _CountingPolicy(_balancing_policy, limit=n * 600)
+        got = call(policy, n, 0)
+        refs = references(_balancing_policy, n, 0)
+        if not matches_any(got, refs):
+            hint = _TIME_LIMIT_HINT if got.max() > 500 else "Sum the rewards of each episode until it is done."
+            expected = f"{fmt(refs[0])} (a policy that balances the pole until the 500-step time limit)"
+            raise Fail(expected, fmt(got), hint)
+
+    def batched_policy():
+        policy = _batch_only_policy()
+        got = call(policy, 3, 5)
+        refs = references(policy, 3, 5)
+        if not matches_any(got, refs):
+            raise Fail(f"{fmt(refs[0])} with a greedy Q-network policy", fmt(got))
+
     tests = [
         Test("returns one return per episode (an array of shape (n_episodes,))", one_per_episode, required=True),
         Test("plays the requested number of episodes", count),
@@ -133,5 +203,7 @@ def check_evaluate(fn) -> CheckReport:
         Test("reproducible with a seed", reproducible),
         Test("the seed changes the episodes", seed_matters),
         Test("matches dqn_helpers.evaluate with the same policy and seeds", matches_reference),
+        Test("an episode also ends at the time limit (truncated)", time_limit),
+        Test("passes a batch of observations to the policy (as a DeepQLearner needs)", batched_policy),
     ]
     return run_tests(name, tests, signature)

@@ -131,7 +131,7 @@ class Mistake:
 
     name: str
     detect: Callable[[], bool]
-    hint: str
+    hint: str | Callable[[], str]  # a function when the hint quotes what the student's code did
     explains: Sequence[str] | None = None
 
 
@@ -218,10 +218,11 @@ def _diagnose(report: CheckReport, mistakes: Sequence[Mistake]) -> None:
             with torch.random.fork_rng():
                 torch.manual_seed(4321)
                 found = bool(mistake.detect())
+                hint = mistake.hint() if found and callable(mistake.hint) else mistake.hint
         except Exception:  # a detector that cannot run on this answer says nothing
             found = False
         if found:
-            report.mistake, report.mistake_hint = mistake.name, mistake.hint
+            report.mistake, report.mistake_hint = mistake.name, hint
             for r in report.results:
                 if r.name in explained:
                     r.consequence, r.hint = True, ""

@@ -11,6 +11,7 @@ import torch
 from dqn_helpers.checks.framework import (
     CheckReport,
     Fail,
+    Mistake,
     Test,
     array,
     attr,
@@ -31,6 +32,9 @@ def _rows(start: int, n: int) -> dict[str, np.ndarray]:
         next_obs=(obs + 1000.0).astype(np.float32),
         terminated=(k % 2).astype(np.float32),
     )
+
+
+WRITTEN_ONLY = "samples only written slots"
 
 
 def check_replay_buffer(cls) -> CheckReport:
@@ -156,23 +160,49 @@ def check_replay_buffer(cls) -> CheckReport:
         if not np.issubdtype(actions.dtype, np.integer):
             raise Fail("integer `actions` (they index the Q-values)", f"dtype {actions.dtype}", "Use dtype=np.int64.")
 
-    def wrap_around():
-        for plan in ((1,) * 7, (3, 4)):
-            buf = make(5)
-            start = 0
-            for n in plan:
-                remember(buf, start, n)
-                start += n
-            seen = set(sample_ids(buf, 5, 60).tolist())
-            if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
-                how = "one at a time" if len(plan) == 7 else "as 3 then 4 rows"
-                raise Fail(
-                    f"after storing transitions 0..6 {how} in a buffer of capacity 5: len 5 and samples from "
-                    "{2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
-                    f"len {length(buf)}, sampled ids {sorted(seen)}",
-                    "Write at position % capacity and advance the position by the number of rows, wrapping "
-                    "around within a batch too.",
-                )
+    def wrap_one_at_a_time():
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)
+        seen = set(sample_ids(buf, 5, 60).tolist())
+        if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
+            raise Fail(
+                "after storing transitions 0..6 one at a time in a buffer of capacity 5: len 5 and samples from "
+                "{2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
+                f"len {length(buf)}, sampled ids {sorted(seen)}",
+                "Write at position % capacity and advance the position by one per stored transition.",
+            )
+
+    def wrap_within_batch():
+        buf = make(5)
+        remember(buf, 0, 3)
+        try:
+            remember(buf, 3, 4)  # slots 3, 4, then 0, 1: this batch crosses the end of the ring
+        except Fail:
+            raise
+        except Exception as err:
+            raise Fail(
+                "remember() of 4 rows at position 3 of a buffer of capacity 5 to fill slots 3, 4, 0, 1",
+                f"{type(err).__name__}: {err}",
+                "The batch runs past the end of the arrays: there `arr[pos:pos + n]` has fewer than n rows. "
+                "Write to the slots `(pos + np.arange(n)) % capacity` (or split the batch in two).",
+            ) from err
+        seen = set(sample_ids(buf, 5, 60).tolist())
+        if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
+            raise Fail(
+                "after storing transitions 0..6 as 3 then 4 rows in a buffer of capacity 5: len 5 and samples "
+                "from {2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
+                f"len {length(buf)}, sampled ids {sorted(seen)}",
+                "A batch that crosses the end of the ring must wrap around within the batch: write to the slots "
+                "`(pos + np.arange(n)) % capacity` and advance the position by n (modulo capacity).",
+            )
+
+    def samples_empty_slots() -> bool:
+        """The range(capacity) mistake: most samples from a nearly empty buffer are never-written slots."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = sample_ids(buf, 3, 100)
+        return length(buf) == 3 and np.mean(~np.isin(ids, [0, 1, 2])) > 0.8
 
     def fixed_memory():
         buf = make(10)
@@ -214,12 +244,23 @@ def check_replay_buffer(cls) -> CheckReport:
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
         Test("len counts the stored transitions", len_after_remember),
         Test("stores a batch of n rows in one remember() call", batch_of_rows),
-        Test("samples only written slots", only_written),
+        Test(WRITTEN_ONLY, only_written),
         Test("the fields of a sampled transition belong together", together),
         Test("sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)", shapes_dtypes),
-        Test("when full, overwrites the oldest transitions first (wrap-around)", wrap_around),
+        Test("when full, overwrites the oldest transitions first (wrap-around)", wrap_one_at_a_time),
+        Test("a batch that crosses the end of the ring wraps around within the batch", wrap_within_batch),
         Test("memory stays fixed at the capacity", fixed_memory),
         Test("sampling more than is stored raises an error", oversample),
     ]
-    return run_tests(name, tests, signature)
+    mistakes = [
+        Mistake(
+            "sample() draws from all `capacity` slots, most of which were never written.",
+            samples_empty_slots,
+            "Draw indices from range(len(self)) (the filled part), not range(capacity): e.g. "
+            "`idx = self.rng.integers(0, self.size, size=batch_size)`.",
+            explains=[WRITTEN_ONLY, "stores a batch of n rows in one remember() call",
+                      "the fields of a sampled transition belong together"],
+        )
+    ]
+    return run_tests(name, tests, signature, mistakes)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import nn
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
 
 def _net(seed: int) -> nn.Module:
@@ -22,6 +23,10 @@ def _net(seed: int) -> nn.Module:
 
 def _same_weights(a: nn.Module, b: nn.Module) -> bool:
     return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+COPIES = "copies the online weights when n_updates % sync_every == 0"
+WAITS = "leaves the target alone on the other updates"
 
 
 def check_synchronize(fn) -> CheckReport:
@@ -74,6 +79,12 @@ def check_synchronize(fn) -> CheckReport:
     def independent():
         online, target = pair()
         fn(online, target, 10, 5)
+        if not _same_weights(online, target):
+            raise Fail(
+                "a copy at fn(..., n_updates=10, sync_every=5), then no change when the online network changes",
+                "no copy was made at n_updates=10",
+                "Copy when n_updates % sync_every == 0 (see the first property).",
+            )
         snapshot = copy.deepcopy(online.state_dict())
         with torch.no_grad():
             for p in online.parameters():
@@ -87,6 +98,24 @@ def check_synchronize(fn) -> CheckReport:
                 "`target = online` or `t.data = o.data` makes both names point to the same tensors. Copy the "
                 "values: target_network.load_state_dict(q_network.state_dict()) or t.copy_(o) under no_grad.",
             )
+
+    def copy_times(sync_every: int = 5, last: int = 12) -> list[int]:
+        """The values of n_updates (1..last) at which fn changed the target's weights."""
+        times = []
+        for n_updates in range(1, last + 1):
+            online, target = pair()
+            fn(online, target, n_updates, sync_every)
+            if _same_weights(online, target):
+                times.append(n_updates)
+        return times
+
+    def never_copies() -> bool:
+        return copy_times() == []
+
+    def off_by_one() -> bool:
+        times = copy_times()
+        gaps = set(np.diff(times).tolist()) if len(times) > 1 else {times[0] if times else 0}
+        return times != [5, 10] and len(gaps) == 1 and gaps.pop() in (4, 5, 6)
 
     def online_untouched():
         online, target = pair()
@@ -129,12 +158,32 @@ def check_synchronize(fn) -> CheckReport:
             )
 
     tests = [
-        Test("copies the online weights when n_updates % sync_every == 0", copies),
-        Test("leaves the target alone on the other updates", waits),
+        Test(COPIES, copies),
+        Test(WAITS, waits),
         Test("the copy is a copy: later online changes do not leak into the target", independent),
         Test("the online network is untouched", online_untouched),
         Test("no gradient reaches the online network through the target", no_gradient_link),
         Test("a frozen target stays frozen", stays_frozen),
     ]
-    return run_tests(name, tests, signature)
+    copy_tests = [COPIES, "the copy is a copy: later online changes do not leak into the target",
+                  "a frozen target stays frozen", WAITS]
+    mistakes = [
+        Mistake(
+            "your function never changes the target network's weights.",
+            never_copies,
+            "Assigning to the parameter (`target_network = copy.deepcopy(q_network)` or `= q_network`) only "
+            "rebinds a name inside your function; the caller's target network stays as it was. Copy the numbers "
+            "into it: target_network.load_state_dict(q_network.state_dict()).",
+            explains=copy_tests,
+        ),
+        Mistake(
+            "the sync period is off by one.",
+            off_by_one,
+            lambda: f"With sync_every=5 the copy must happen at n_updates = 5, 10, 15, ...; yours copied at "
+            f"n_updates = {copy_times()} (of 1 to 12). Use `if n_updates % sync_every == 0:` (no +1 or -1, "
+            "and count the updates before the test, not after it).",
+            explains=copy_tests,
+        ),
+    ]
+    return run_tests(name, tests, signature, mistakes)
 

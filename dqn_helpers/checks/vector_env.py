@@ -10,6 +10,7 @@ import numpy as np
 from dqn_helpers.checks.framework import (
     CheckReport,
     Fail,
+    Mistake,
     Test,
     array,
     attr,
@@ -173,6 +174,25 @@ def check_vectorized_env(cls) -> CheckReport:
                 "Report the terminated flag returned by each copy's env.step().",
             )
 
+    def fresh_starts():
+        steps = rollout()
+        for i in range(n_envs):
+            starts = [steps[0][0][i]] + [f["next_obs"][i] for _, f in steps if f["terminated"][i] or f["truncated"][i]]
+            repeats = [k for k in range(1, len(starts)) if any(np.allclose(starts[k], s) for s in starts[:k])]
+            if repeats:
+                raise Fail(
+                    f"a new start state for each episode of copy {i} (auto-resets continue the copy's random "
+                    "generator)",
+                    f"episode {repeats[0]} of copy {i} starts exactly like an earlier one: {fmt(starts[repeats[0]])}",
+                    "Seed each copy once, in reset(seed); when an episode ends, call env.reset() without a seed. "
+                    "Seeding again at every auto-reset replays the same start, so the agent sees one start state "
+                    "per copy.",
+                )
+
+    def acted_on_obs_as_final() -> bool:
+        pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
+        return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
+
     def terminated_flags():
         for t, (prev, fields) in enumerate(rollout()):
             for i in range(n_envs):
@@ -218,11 +238,20 @@ def check_vectorized_env(cls) -> CheckReport:
         ),
         Test("final_obs is the true last observation of each transition", final_obs_true),
         Test("auto-reset after an episode ends (next_obs starts the new episode)", auto_reset),
+        Test("every episode of a copy starts from a new state (no re-seeding at auto-reset)", fresh_starts),
         Test("terminated and rewards match each copy's env.step()", terminated_flags),
         Test("terminated vs truncated kept apart (time limit gives truncated)", truncation_apart),
     ]
     try:
-        return run_tests(name, tests, signature)
+        mistake = Mistake(
+            "final_obs is the observation the action was taken in, not the one env.step() returned.",
+            acted_on_obs_as_final,
+            "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
+            "each copy's env.step() returns as its final_obs (and as its next_obs unless the episode ended).",
+            explains=["final_obs is the true last observation of each transition",
+                      "auto-reset after an episode ends (next_obs starts the new episode)"],
+        )
+        return run_tests(name, tests, signature, [mistake])
     finally:
         reference.close()
 
