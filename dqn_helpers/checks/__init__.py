@@ -32,7 +32,8 @@ check                          notebook                                    modul
 ``check_probes``               notebooks/09_write_your_own_dqn.ipynb       ``probes``
 =============================  ==========================================  ===================
 
-The report, the runner and the formatting live in :mod:`dqn_helpers.checks.framework`.
+The report, the runner and the formatting live in :mod:`dqn_helpers.checks.framework`;
+``run_probes`` returns the probes' predicted and optimal Q-values as a table.
 A check never crashes on a broken answer: an exception raised by your code
 (``NotImplementedError`` included, reported as "not implemented yet") becomes a
 failed line in the report. Set the environment variable ``DQN_CHECKS_STRICT=1``
@@ -41,15 +42,18 @@ to turn a failed report into an ``AssertionError`` carrying the same message
 """
 
 from dqn_helpers.checks.double_dqn import check_double_dqn_target
+from dqn_helpers.checks.dqn_update import check_dqn_update
 from dqn_helpers.checks.epsilon import check_epsilon_schedule, check_exponential_epsilon
 from dqn_helpers.checks.evaluate import check_evaluate
 from dqn_helpers.checks.framework import STRICT_ENV_VAR, CheckReport, CheckResult
+from dqn_helpers.checks.probes import check_probes, run_probes
 from dqn_helpers.checks.q_network import check_q_network
 from dqn_helpers.checks.replay_buffer import check_replay_buffer
 from dqn_helpers.checks.step_target import check_step_target
 from dqn_helpers.checks.synchronize import check_synchronize
 from dqn_helpers.checks.tabular import check_discretise, check_q_learning_update
 from dqn_helpers.checks.td_target import check_td_target
+from dqn_helpers.checks.training_loop import check_training_loop
 from dqn_helpers.checks.vector_env import check_vectorized_env
 
 __all__ = [
@@ -58,14 +62,18 @@ __all__ = [
     "CheckResult",
     "check_discretise",
     "check_double_dqn_target",
+    "check_dqn_update",
     "check_epsilon_schedule",
     "check_evaluate",
     "check_exponential_epsilon",
+    "check_probes",
     "check_q_learning_update",
     "check_q_network",
     "check_replay_buffer",
     "check_step_target",
     "check_synchronize",
     "check_td_target",
+    "check_training_loop",
     "check_vectorized_env",
+    "run_probes",
 ]
