@@ -45,7 +45,7 @@ from dqn_helpers.checks.double_dqn import check_double_dqn_target
 from dqn_helpers.checks.dqn_update import check_dqn_update
 from dqn_helpers.checks.epsilon import check_epsilon_schedule, check_exponential_epsilon
 from dqn_helpers.checks.evaluate import check_evaluate
-from dqn_helpers.checks.framework import STRICT_ENV_VAR, CheckReport, CheckResult
+from dqn_helpers.checks.framework import STRICT_ENV_VAR, CheckReport, CheckResult, lenient
 from dqn_helpers.checks.probes import check_probes, run_probes
 from dqn_helpers.checks.q_network import check_q_network
 from dqn_helpers.checks.replay_buffer import check_replay_buffer
@@ -75,5 +75,6 @@ __all__ = [
     "check_td_target",
     "check_training_loop",
     "check_vectorized_env",
+    "lenient",
     "run_probes",
 ]
