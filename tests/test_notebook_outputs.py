@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from notebook_outputs import notebook_paths, problems, source_fingerprint  # noqa: E402
 
 EXPECTED = ["01_continuous_states", "02_q_networks", "03_replay_buffers", "04_target_networks",
-            "05_vectorized_envs", "06_epsilon_decay", "07_all_together", "08_going_further"]
+            "05_vectorized_envs", "06_epsilon_decay", "07_all_together", "08_going_further",
+            "09_write_your_own_dqn"]
 
 
 def test_the_series_is_complete_and_in_order():
