@@ -87,7 +87,8 @@ def _batch(seed: int, n: int = 16):
 def _learner():
     from dqn_helpers.learner import DeepQLearner
 
-    learner = DeepQLearner(4, 3, hidden_sizes=(16,), learning_rate=1e-2, gamma=0.9, seed=0)
+    learner = DeepQLearner(4, 3, hidden_sizes=(16,), learning_rate=1e-2, gamma=0.9, loss="mse", double_dqn=False,
+                           seed=0)  # plain DQN, whatever the package defaults become
     with torch.no_grad():  # online and target networks differ, as they do between two syncs
         for p in learner.q_network.parameters():
             p.add_(0.1 * torch.randn_like(p))

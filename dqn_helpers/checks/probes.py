@@ -27,7 +27,8 @@ def _default_update(learner, batch) -> float:
 def _default_learner(obs_dim: int, n_actions: int, gamma: float, seed: int):
     from dqn_helpers.learner import DeepQLearner
 
-    return DeepQLearner(obs_dim, n_actions, hidden_sizes=(32,), learning_rate=5e-3, gamma=gamma, seed=seed)
+    return DeepQLearner(obs_dim, n_actions, hidden_sizes=(32,), learning_rate=5e-3, gamma=gamma, loss="mse",
+                        double_dqn=False, seed=seed)
 
 
 def run_probes(
