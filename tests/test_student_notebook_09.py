@@ -45,7 +45,8 @@ def test_student_notebook_09_runs_up_to_the_first_stub(tmp_path, monkeypatch):
     first, message = errors[0]
     assert "NotImplementedError" in message
     assert "dqn_update(mine, batch)" in student.cells[first].source  # the first cell that runs the student's code
-    assert all(index > first for index, _ in errors[1:])
+    for index, later in errors[1:]:  # later cells fail only on a stub or on what a stubbed cell did not define
+        assert "NotImplementedError" in later or "NameError" in later, (index, later[-300:])
     text = "".join(outputs)
     for check in ("check_dqn_update", "check_training_loop", "check_probes"):
         assert f"{check}: ✗ not implemented yet" in text, check
