@@ -25,15 +25,18 @@ from dqn_helpers.checks import (
     CheckReport,
     check_discretise,
     check_double_dqn_target,
+    check_dqn_update,
     check_epsilon_schedule,
     check_evaluate,
     check_exponential_epsilon,
+    check_probes,
     check_q_learning_update,
     check_q_network,
     check_replay_buffer,
     check_step_target,
     check_synchronize,
     check_td_target,
+    check_training_loop,
     check_vectorized_env,
 )
 
@@ -456,6 +459,9 @@ def not_implemented(*args, **kwargs):
 
 
 ALL_CHECKS = [
+    check_dqn_update,
+    check_training_loop,
+    check_probes,
     check_discretise,
     check_q_learning_update,
     check_step_target,

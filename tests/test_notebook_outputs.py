@@ -38,3 +38,19 @@ def test_fingerprint_notices_a_code_change(tmp_path):
     code = next(c for c in nb.cells if c.cell_type == "code")
     code.source += "\nx = 1"
     assert source_fingerprint(nb) != before
+
+
+def test_fingerprint_covers_subpackages(tmp_path, monkeypatch):
+    """A change in dqn_helpers/checks/ (a subpackage) makes the committed outputs stale too."""
+    import shutil
+
+    import notebook_outputs
+
+    package = tmp_path / "dqn_helpers"
+    shutil.copytree(notebook_outputs.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(notebook_outputs, "PACKAGE", package)
+    nb = nbformat.read(notebook_paths()[0], as_version=4)
+    before = source_fingerprint(nb)
+    with open(package / "checks" / "framework.py", "a") as f:
+        f.write("\n# a comment\n")
+    assert source_fingerprint(nb) != before

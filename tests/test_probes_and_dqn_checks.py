@@ -94,7 +94,7 @@ PROBE_DIAGNOSES = {
 
 
 def test_probes_pass_for_a_correct_update():
-    report = check_probes()
+    report = check_probes(lambda learner, batch: learner.update(batch))  # the package's own update
     assert report and len(report.results) == 5, str(report)
 
 

@@ -92,10 +92,11 @@ def _run_probes(update, make_learner, gamma, n_updates, batch_size, sync_every, 
     return table
 
 
-def check_probes(update=None, make_learner=None, gamma: float = PROBE_GAMMA) -> CheckReport:
+def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA) -> CheckReport:
     """Check a DQN update on the five probes (notebook 09_write_your_own_dqn).
 
-    ``update(learner, batch) -> loss`` is one gradient step (default: ``learner.update``);
+    ``update(learner, batch) -> loss`` is one gradient step (``lambda learner, batch:
+    learner.update(batch)`` checks the package's own);
     ``make_learner(obs_dim, n_actions, gamma, seed)`` builds the learner (default: a small
     :class:`~dqn_helpers.DeepQLearner`). One property per probe: after training, every
     predicted Q-value is within 0.2 of the optimal one. A failed probe says which part of
@@ -104,7 +105,7 @@ def check_probes(update=None, make_learner=None, gamma: float = PROBE_GAMMA) -> 
     """
     name = "check_probes"
     signature = "update(learner, batch) -> float, with learner.q_network, .target_network, .optimizer, .gamma"
-    if update is not None and not callable(update):
+    if not callable(update):
         return not_callable_report(name, update, "a function update(learner, batch)")
     results: dict[str, pd.DataFrame] = {}
 
