@@ -36,6 +36,7 @@ class ProbeEnv(gym.Env):
     """
 
     n_actions = 1
+    name = ""  # what a report calls it: "the discounting probe"
     title = ""  # the part of DQN this probe isolates, in plain words
     look_at = ""  # where to look when a learner fails it
 
@@ -68,6 +69,7 @@ class ProbeEnv(gym.Env):
 class ConstantRewardProbe(ProbeEnv):
     """Probe 1: one step, reward +1. Fails when the loss or the optimizer step is broken."""
 
+    name = "constant-reward"
     title = "constant reward (the loss and the optimizer step)"
     look_at = "the loss (Q(s, a) - y)^2, its sign, and zero_grad / backward / step; also the (1 - terminated) mask"
 
@@ -81,6 +83,7 @@ class ConstantRewardProbe(ProbeEnv):
 class ObservationRewardProbe(ProbeEnv):
     """Probe 2: obs ±1 at random, reward = obs. Fails when the network ignores its input."""
 
+    name = "observation"
     title = "observation-dependent reward (the network's input)"
     look_at = "which observations go into the network for Q(s, a): the batch's obs, as float32 of shape (B, obs_dim)"
 
@@ -100,6 +103,7 @@ class ObservationRewardProbe(ProbeEnv):
 class DiscountingProbe(ProbeEnv):
     """Probe 3: obs 0 (reward 0), then obs 1 (reward +1, end). Fails on a wrong discount or bootstrap."""
 
+    name = "discounting"
     title = "two-step discounting (gamma and the bootstrap)"
     look_at = "gamma in the target y = r + gamma * (1 - terminated) * max Q_target(s', a'), and next_obs in it"
 
@@ -120,6 +124,7 @@ class ActionRewardProbe(ProbeEnv):
     """Probe 4: two actions, reward +1 for action 1 and -1 for action 0. Fails when the loss ignores the action."""
 
     n_actions = 2
+    name = "action"
     title = "action-dependent reward (the Q-value of the action taken)"
     look_at = "the prediction Q(s, a): pick the taken action's column, q_network(obs).gather(1, actions[:, None])"
 
@@ -134,6 +139,7 @@ class ObservationActionProbe(ProbeEnv):
     """Probe 5: obs ±1; reward +1 when the action matches the sign (1 for +1, 0 for -1), else -1."""
 
     n_actions = 2
+    name = "observation-and-action"
     title = "observation and action together (each row's own action)"
     look_at = "how actions index the Q-values row by row: gather along dim=1, with actions of shape (B,)"
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, describe, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, as_number, not_callable_report, run_tests
 
 
 def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, target_network: bool = True,
@@ -125,10 +125,7 @@ def check_dqn_update(fn) -> CheckReport:
 
     def returns_loss():
         (_, (loss,)), (_, (want,)) = student(), after(update_variant)
-        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
-            loss = loss.item()
-        if isinstance(loss, bool) or not isinstance(loss, int | float | np.floating):
-            raise Fail("the loss as a float", describe(loss), "Return loss.item().")
+        loss = as_number(loss, "Return the loss as a float: loss.item().")
         if abs(float(loss) - want) > 1e-4 * max(1.0, abs(want)):
             raise Fail(f"loss {want:.5g} (mean squared TD error of the batch, before the step)", f"{float(loss):.5g}",
                        "Return the mean of (Q(s, a) - y)^2 over the batch: F.mse_loss(q_pred, target).item().")

@@ -8,18 +8,22 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, describe, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.framework import (
+    CheckReport,
+    Fail,
+    Mistake,
+    Test,
+    as_number,
+    fmt,
+    not_callable_report,
+    run_tests,
+)
 
 
 def _number(out) -> float:
     """The schedule's output as a finite float, or a Fail that says what came back."""
-    if isinstance(out, torch.Tensor | np.ndarray) and np.size(out) == 1:
-        out = out.item()
-    if isinstance(out, bool) or not isinstance(out, int | float | np.floating | np.integer):
-        raise Fail("a float", describe(out), "Return one number (a Python float).")
-    out = float(out)
+    out = as_number(out, "Return one number (a Python float).")
     if not math.isfinite(out):
         raise Fail("a finite number", repr(out), "Guard the division by fraction.")
     return out

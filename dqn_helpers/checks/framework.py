@@ -275,6 +275,17 @@ def describe(x) -> str:
     return f"{type(x).__name__}: {fmt(x)}"
 
 
+def as_number(out, hint: str) -> float:
+    """``out`` (a number, or a one-element tensor or array) as a float, else a :class:`Fail` with ``hint``."""
+    if isinstance(out, torch.Tensor) and out.numel() == 1:
+        out = out.detach().item()
+    elif isinstance(out, np.ndarray) and out.size == 1:
+        out = out.item()
+    if isinstance(out, bool) or not isinstance(out, int | float | np.number):
+        raise Fail("a number", describe(out), hint)
+    return float(out)
+
+
 def close(a, b, atol: float = 1e-5) -> bool:
     """Same shape and values (tensors or arrays)."""
     a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)

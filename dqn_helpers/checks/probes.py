@@ -123,7 +123,7 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA) -> Check
                 shown = "; ".join(f"{c} = {r.predicted_q:.3g}" for c, r in cells)
                 wanted = "; ".join(f"{c} = {r.optimal_q:.3g}" for c, r in cells)
                 raise Fail(f"{wanted} (within {TOLERANCE})", shown,
-                           f"Your agent fails the {cls.title} probe: look at {cls.look_at}.")
+                           f"Your agent fails the {cls.name} probe ({cls.title}): look at {cls.look_at}.")
         return run
 
     def q(number, obs=0.0, action=0) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, describe, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, as_number, not_callable_report, run_tests
 
 _NEXT_OBS = np.array([0.01, 0.2, -0.03, -0.3], dtype=np.float32)
 
@@ -39,13 +39,7 @@ def check_step_target(fn) -> CheckReport:
 
     def value(terminated, truncated, gamma=0.9, reward=1.0) -> float:
         out = fn(net, reward, _NEXT_OBS.copy(), terminated, truncated, gamma)
-        if isinstance(out, torch.Tensor) and out.numel() == 1:
-            out = out.detach().item()
-        elif isinstance(out, np.ndarray) and out.size == 1:
-            out = out.item()
-        if isinstance(out, bool) or not isinstance(out, int | float | np.number):
-            raise Fail("one number y", describe(out), "Return the target of this one transition (a float).")
-        return float(out)
+        return as_number(out, "Return the target of this one transition (a float).")
 
     def compare(terminated, truncated, gamma, bootstraps, what, hint):
         got = value(terminated, truncated, gamma)
