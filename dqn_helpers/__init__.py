@@ -14,6 +14,7 @@ Each piece names the notebook that builds it step by step:
 ``plot_returns``          notebooks/07_all_together.ipynb
 ``run_experiments``       notebooks/02_q_networks.ipynb (and every later comparison)
 ``greedy_rollouts``       notebooks/02_q_networks.ipynb
+probe environments        notebooks/09_write_your_own_dqn.ipynb
 ========================  =============================================
 """
 
@@ -21,6 +22,7 @@ from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import evaluate, greedy_rollouts
 from dqn_helpers.experiments import ExperimentResults, run_experiments
 from dqn_helpers.learner import DeepQLearner, td_target
+from dqn_helpers.probes import register_probes
 from dqn_helpers.q_network import make_q_network
 from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
 from dqn_helpers.schedules import linear_epsilon
@@ -32,6 +34,8 @@ from dqn_helpers.vector_env import (
     make_env,
     make_vector_env,
 )
+
+register_probes()  # gymnasium.make("dqn_helpers/Probe1-v0") ... "Probe5-v0"
 
 __all__ = [
     "DQNConfig",

@@ -23,13 +23,20 @@ from dqn_helpers import (
 from dqn_helpers.checks import (
     STRICT_ENV_VAR,
     CheckReport,
+    check_discretise,
     check_double_dqn_target,
+    check_dqn_update,
     check_epsilon_schedule,
     check_evaluate,
+    check_exponential_epsilon,
+    check_probes,
+    check_q_learning_update,
     check_q_network,
     check_replay_buffer,
+    check_step_target,
     check_synchronize,
     check_td_target,
+    check_training_loop,
     check_vectorized_env,
 )
 
@@ -99,12 +106,12 @@ REFERENCES = [
     (check_q_network, ref_q_network, 8),
     (check_td_target, ref_td_target, 8),
     (check_double_dqn_target, ref_double_dqn_target, 5),
-    (check_replay_buffer, ReplayBuffer, 9),
+    (check_replay_buffer, ReplayBuffer, 10),
     (check_synchronize, ref_synchronize, 6),
     (check_epsilon_schedule, linear_epsilon, 8),
-    (check_vectorized_env, VectorizedEnvWrapper, 8),
-    (check_evaluate, ref_evaluate, 6),
-    (check_evaluate, sequential_evaluate, 6),
+    (check_vectorized_env, VectorizedEnvWrapper, 9),
+    (check_evaluate, ref_evaluate, 8),
+    (check_evaluate, sequential_evaluate, 8),
 ]
 
 
@@ -272,7 +279,7 @@ def test_replay_buffer_growing_list_fails():
 def test_replay_buffer_missing_method_is_explained():
     report = check_replay_buffer(NoSampleBuffer)
     assert_fails(report, "has remember, sample and len", "missing ['sample']")
-    assert report.skipped == 8 and "skipped" in str(report)
+    assert report.skipped == 9 and "skipped" in str(report)
 
 
 # --------------------------------------------------------------------------- synchronize
@@ -292,7 +299,9 @@ def test_synchronize_never_fails():
         if n_updates % sync_every == 0:
             target_network = copy.deepcopy(q_network)  # rebinds a local name only  # noqa: F841
 
-    assert_fails(check_synchronize(never), "copies the online weights", "Rebinding")
+    report = check_synchronize(never)
+    assert_fails(report, "copies the online weights", "rebinds a name")
+    assert report.mistake.startswith("your function never changes")
 
 
 def test_synchronize_aliasing_fails():
@@ -450,6 +459,13 @@ def not_implemented(*args, **kwargs):
 
 
 ALL_CHECKS = [
+    check_dqn_update,
+    check_training_loop,
+    check_probes,
+    check_discretise,
+    check_q_learning_update,
+    check_step_target,
+    check_exponential_epsilon,
     check_q_network,
     check_td_target,
     check_double_dqn_target,

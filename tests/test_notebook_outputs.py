@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from notebook_outputs import notebook_paths, problems, source_fingerprint  # noqa: E402
 
 EXPECTED = ["01_continuous_states", "02_q_networks", "03_replay_buffers", "04_target_networks",
-            "05_vectorized_envs", "06_epsilon_decay", "07_all_together", "08_going_further"]
+            "05_vectorized_envs", "06_epsilon_decay", "07_all_together", "08_going_further",
+            "09_write_your_own_dqn"]
 
 
 def test_the_series_is_complete_and_in_order():
@@ -36,4 +37,20 @@ def test_fingerprint_notices_a_code_change(tmp_path):
     before = source_fingerprint(nb)
     code = next(c for c in nb.cells if c.cell_type == "code")
     code.source += "\nx = 1"
+    assert source_fingerprint(nb) != before
+
+
+def test_fingerprint_covers_subpackages(tmp_path, monkeypatch):
+    """A change in dqn_helpers/checks/ (a subpackage) makes the committed outputs stale too."""
+    import shutil
+
+    import notebook_outputs
+
+    package = tmp_path / "dqn_helpers"
+    shutil.copytree(notebook_outputs.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(notebook_outputs, "PACKAGE", package)
+    nb = nbformat.read(notebook_paths()[0], as_version=4)
+    before = source_fingerprint(nb)
+    with open(package / "checks" / "framework.py", "a") as f:
+        f.write("\n# a comment\n")
     assert source_fingerprint(nb) != before

@@ -26,13 +26,14 @@ def notebook_paths() -> list[Path]:
 
 
 def source_fingerprint(nb: nbformat.NotebookNode) -> str:
-    """SHA-256 of the notebook's code cells and of every dqn_helpers source file."""
+    """SHA-256 of the notebook's code cells and of every dqn_helpers source file, subpackages included."""
     digest = hashlib.sha256()
     for cell in nb.cells:
         if cell.cell_type == "code":
             digest.update(cell.source.strip().encode() + b"\0")
-    for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    for path in sorted(PACKAGE.rglob("*.py")):  # subpackages too (dqn_helpers/checks/)
+        name = path.relative_to(PACKAGE).as_posix().encode()
+        digest.update(name + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     return digest.hexdigest()
 
 

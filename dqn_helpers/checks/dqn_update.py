@@ -1,0 +1,169 @@
+"""Check of the heart of DQN: one gradient step on a batch (target, loss on the taken actions, step).
+
+Built step by step in ``notebooks/09_write_your_own_dqn.ipynb``. The student's
+``update(learner, batch)`` is run on a copy of a small :class:`~dqn_helpers.DeepQLearner`
+and its weights afterwards are compared with those of the reference update and of
+realistic wrong versions of it, so the report can say which part is off.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, as_number, not_callable_report, run_tests
+
+
+def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, target_network: bool = True,
+                   taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True) -> float:
+    """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
+
+    ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
+    ``target_network=False`` bootstraps from the online network, ``taken_action=False``
+    predicts the max over actions instead of the taken action's value, ``sign=-1`` climbs
+    the loss, ``zero_grad=False`` lets gradients pile up between updates.
+    """
+    obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
+    actions = torch.as_tensor(batch.actions).long()  # (B,)
+    rewards = torch.as_tensor(batch.rewards, dtype=torch.float32)  # (B,)
+    next_obs = torch.as_tensor(batch.next_obs)  # (B, obs_dim)
+    terminated = torch.as_tensor(batch.terminated, dtype=torch.float32)  # (B,)
+    with torch.no_grad():
+        bootstrap_net = learner.target_network if target_network else learner.q_network
+        next_values = bootstrap_net(next_obs).max(dim=1).values  # (B,)
+        discount = learner.gamma if gamma else 1.0
+        alive = (1.0 - terminated) if mask else torch.ones_like(terminated)
+        target = rewards + discount * alive * next_values  # (B,)
+    q_all = learner.q_network(obs)  # (B, n_actions)
+    q_pred = q_all.gather(1, actions.unsqueeze(1)).squeeze(1) if taken_action else q_all.max(dim=1).values  # (B,)
+    loss = F.mse_loss(q_pred, target)
+    if zero_grad:
+        learner.optimizer.zero_grad()
+    (sign * loss).backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
+MISTAKES = {  # switches of update_variant -> what the student most likely wrote
+    "the target has no discount (gamma is missing)": dict(gamma=False),
+    "the target bootstraps from terminal states (no (1 - terminated) mask)": dict(mask=False),
+    "the target comes from the online network instead of the target network": dict(target_network=False),
+    "the prediction is max_a Q(s, a), not the Q-value of the action taken": dict(taken_action=False),
+    "the update climbs the loss (its sign is flipped)": dict(sign=-1.0),
+    "the gradients are not reset before backward() (zero_grad missing)": dict(zero_grad=False),
+}
+HINTS = {
+    "the target has no discount (gamma is missing)":
+        "y = r + learner.gamma * (1 - terminated) * max_a' Q_target(s', a').",
+    "the target bootstraps from terminal states (no (1 - terminated) mask)":
+        "Multiply the bootstrapped value by (1 - terminated): a terminal state has no future.",
+    "the target comes from the online network instead of the target network":
+        "Compute max_a' Q(s', a') with learner.target_network (the frozen copy), under torch.no_grad().",
+    "the prediction is max_a Q(s, a), not the Q-value of the action taken":
+        "Pick the taken action's column: learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1).",
+    "the update climbs the loss (its sign is flipped)":
+        "Minimize (Q(s, a) - y)^2: loss.backward() on the squared error itself, then optimizer.step().",
+    "the gradients are not reset before backward() (zero_grad missing)":
+        "Call learner.optimizer.zero_grad() before loss.backward(), or gradients add up over updates.",
+}
+
+
+def _batch(seed: int, n: int = 16):
+    from dqn_helpers.replay_buffer import TransitionBatch
+
+    rng = np.random.default_rng(seed)
+    return TransitionBatch(
+        obs=rng.normal(size=(n, 4)).astype(np.float32),
+        actions=rng.integers(3, size=n).astype(np.int64),
+        rewards=rng.normal(size=n).astype(np.float32),
+        next_obs=rng.normal(size=(n, 4)).astype(np.float32),
+        terminated=(rng.random(n) < 0.3).astype(np.float32),
+    )
+
+
+def _learner():
+    from dqn_helpers.learner import DeepQLearner
+
+    learner = DeepQLearner(4, 3, hidden_sizes=(16,), learning_rate=1e-2, gamma=0.9, loss="mse", double_dqn=False,
+                           seed=0)  # plain DQN, whatever the package defaults become
+    with torch.no_grad():  # online and target networks differ, as they do between two syncs
+        for p in learner.q_network.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return learner
+
+
+def _weights(net) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def check_dqn_update(fn) -> CheckReport:
+    """Check ``fn(learner, batch) -> float``, one DQN gradient step (notebook 09_write_your_own_dqn).
+
+    ``learner`` is a :class:`~dqn_helpers.DeepQLearner` (``q_network``, ``target_network``,
+    ``optimizer``, ``gamma``); ``batch`` a :class:`~dqn_helpers.TransitionBatch`. Tests:
+    returns the loss before the step; moves the online network; leaves the target
+    network alone; the same weights as the reference after one and after two updates.
+    Names the part that differs (discount, terminal mask, target network, taken action,
+    sign, zero_grad).
+    """
+    name = "check_dqn_update"
+    signature = "fn(learner, batch) -> float (the loss)"
+    if not callable(fn):
+        return not_callable_report(name, fn, "a function fn(learner, batch)")
+    base = _learner()
+
+    def after(update, n_updates: int = 1, **switches):
+        learner = copy.deepcopy(base)
+        losses = [update(learner, _batch(k), **switches) for k in range(n_updates)]
+        return learner, losses
+
+    def student(n_updates: int = 1):
+        return after(lambda learner, batch: fn(learner, batch), n_updates)
+
+    def returns_loss():
+        (_, (loss,)), (_, (want,)) = student(), after(update_variant)
+        loss = as_number(loss, "Return the loss as a float: loss.item().")
+        if abs(float(loss) - want) > 1e-4 * max(1.0, abs(want)):
+            raise Fail(f"loss {want:.5g} (mean squared TD error of the batch, before the step)", f"{float(loss):.5g}",
+                       "Return the mean of (Q(s, a) - y)^2 over the batch: F.mse_loss(q_pred, target).item().")
+
+    def moves_online():
+        learner, _ = student()
+        if torch.equal(_weights(learner.q_network), _weights(base.q_network)):
+            raise Fail("changed online weights after one update", "the same weights",
+                       "Call loss.backward() and then learner.optimizer.step().")
+
+    def target_untouched():
+        learner, _ = student()
+        if not torch.equal(_weights(learner.target_network), _weights(base.target_network)):
+            raise Fail("the target network unchanged by an update", "changed target weights",
+                       "Only the online network is trained; the target network changes only in synchronize().")
+
+    def matches(n_updates):
+        def run():
+            (mine, _), (ref, _) = student(n_updates), after(update_variant, n_updates)
+            if not torch.allclose(_weights(mine.q_network), _weights(ref.q_network), atol=1e-5):
+                raise Fail(f"the online weights of the reference DQN update after {n_updates} update(s)",
+                           "different weights", "Compare your target, prediction and loss with the formula: "
+                           "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'); loss = mean((Q(s, a) - y)^2).")
+        return run
+
+    def detector(switches):
+        def detect() -> bool:
+            n = 2 if "zero_grad" in switches else 1
+            (mine, _), (wrong, _) = student(n), after(update_variant, n, **switches)
+            return torch.allclose(_weights(mine.q_network), _weights(wrong.q_network), atol=1e-5)
+        return detect
+
+    tests = [
+        Test("returns the loss (a float) of the batch before the step", returns_loss),
+        Test("takes an optimizer step on the online network", moves_online),
+        Test("leaves the target network unchanged", target_untouched),
+        Test("matches the reference update (target, loss on the taken actions, step)", matches(1)),
+        Test("matches it again on a second update (gradients reset)", matches(2)),
+    ]
+    mistakes = [Mistake(what, detector(switches), HINTS[what]) for what, switches in MISTAKES.items()]
+    return run_tests(name, tests, signature, mistakes)

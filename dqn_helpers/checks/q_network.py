@@ -1,0 +1,139 @@
+"""Check of a Q-network builder: one output per action, trainable, nonlinear, unbounded.
+
+Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dqn_helpers.checks.framework import CheckReport, Fail, Test, describe, not_callable_report, run_tests
+
+
+def check_q_network(make_fn) -> CheckReport:
+    """Check ``make_fn(obs_dim, n_actions) -> torch.nn.Module`` (notebook 02_q_networks).
+
+    Tests: it returns an ``nn.Module``; a batch ``(B, obs_dim)`` gives ``(B, n_actions)``
+    for two sizes; a single observation works; it has trainable parameters that all
+    receive gradients; it is not a linear map (an activation between the layers); its
+    outputs are unbounded Q-values (no softmax/sigmoid); each row depends only on its
+    own observation.
+    """
+    name = "check_q_network"
+    signature = "make_fn(obs_dim, n_actions) -> torch.nn.Module"
+    if not callable(make_fn):
+        return not_callable_report(name, make_fn, "a function make_fn(obs_dim, n_actions)")
+
+    def build(obs_dim=4, n_actions=2) -> nn.Module:
+        net = make_fn(obs_dim, n_actions)
+        if not isinstance(net, nn.Module):
+            raise Fail(
+                "a torch.nn.Module (e.g. nn.Sequential)",
+                describe(net),
+                "Return the network, e.g. `return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), ...)`.",
+            )
+        return net
+
+    def forward(net, x) -> torch.Tensor:
+        out = net(x)
+        if not isinstance(out, torch.Tensor):
+            raise Fail("a tensor of Q-values", describe(out), "forward must return one tensor.")
+        return out
+
+    def is_module():
+        build()
+
+    def shapes():
+        for obs_dim, n_actions in ((4, 2), (6, 3)):
+            out = forward(build(obs_dim, n_actions), torch.randn(32, obs_dim))
+            if tuple(out.shape) != (32, n_actions):
+                raise Fail(
+                    f"output shape (32, {n_actions}) for input (32, {obs_dim}) with obs_dim={obs_dim}, "
+                    f"n_actions={n_actions}",
+                    f"shape {tuple(out.shape)}",
+                    "The first layer takes obs_dim inputs and the last layer gives n_actions outputs "
+                    "(one Q-value per action); do not hard-code 4 and 2.",
+                )
+
+    def single():
+        out = forward(build(), torch.randn(1, 4))
+        if tuple(out.shape) != (1, 2):
+            raise Fail("shape (1, 2) for one observation of shape (1, 4)", f"shape {tuple(out.shape)}")
+
+    def trainable():
+        params = [p for p in build().parameters() if p.requires_grad]
+        if not params:
+            raise Fail(
+                "trainable parameters",
+                "none",
+                "Build the layers with nn.Linear inside the module (nn.Sequential registers them).",
+            )
+
+    def gradients():
+        net = build()
+        forward(net, torch.randn(64, 4) * 2).pow(2).mean().backward()
+        missing = [n for n, p in net.named_parameters() if p.requires_grad and p.grad is None]
+        if missing:
+            raise Fail(
+                "a gradient for every parameter after backward()",
+                f"no gradient for {missing}",
+                "Do not detach intermediate results or use layers outside the forward pass.",
+            )
+
+    def nonlinear():
+        net = build()
+        with torch.no_grad():
+            x1, x2 = torch.randn(256, 4) * 3, torch.randn(256, 4) * 3
+            mid = forward(net, (x1 + x2) / 2)
+            avg = (forward(net, x1) + forward(net, x2)) / 2
+        gap = float((mid - avg).abs().max())
+        if gap < 1e-5:
+            raise Fail(
+                "a nonlinear function of the observation",
+                f"an affine map (f((x+y)/2) equals (f(x)+f(y))/2 to within {gap:.1e})",
+                "Put an activation such as nn.ReLU() between the Linear layers: stacked Linear layers "
+                "collapse into one linear map.",
+            )
+
+    def unbounded():
+        with torch.no_grad():
+            out = forward(build(), torch.randn(64, 4) * 5)
+        if bool(torch.allclose(out.sum(dim=1), torch.ones(64), atol=1e-4)):
+            raise Fail(
+                "raw Q-values (any real numbers)",
+                "rows summing to 1",
+                "Remove the softmax at the end: Q-values are expected returns, not probabilities.",
+            )
+        if bool(((out >= 0) & (out <= 1)).all()) or bool((out >= 0).all()):
+            raise Fail(
+                "raw Q-values that can be negative",
+                f"only values in [{float(out.min()):.3g}, {float(out.max()):.3g}]",
+                "End with a plain nn.Linear layer (no ReLU, sigmoid or softmax after it).",
+            )
+
+    def rowwise():
+        net = build()
+        x = torch.randn(16, 4)
+        with torch.no_grad():
+            together = forward(net, x)
+            alone = torch.cat([forward(net, x[i : i + 1]) for i in range(16)])
+        if not torch.allclose(together, alone, atol=1e-5):
+            raise Fail(
+                "the Q-values of an observation do not depend on the rest of the batch",
+                "different values when the observation is passed alone",
+                "Avoid layers that mix rows (BatchNorm, softmax over dim=0).",
+            )
+
+    tests = [
+        Test("returns a torch.nn.Module", is_module, required=True),
+        Test("output shape (batch, n_actions)", shapes),
+        Test("works for a single observation of shape (1, obs_dim)", single),
+        Test("has trainable parameters", trainable),
+        Test("gradients reach every parameter", gradients),
+        Test("is nonlinear (activation between the layers)", nonlinear),
+        Test("outputs unbounded Q-values (no softmax or sigmoid at the end)", unbounded),
+        Test("each row depends only on its own observation", rowwise),
+    ]
+    return run_tests(name, tests, signature)
+

@@ -1,0 +1,266 @@
+"""Check of a replay buffer: batch remember, uniform sample of written slots, wrap-around.
+
+Built step by step in ``notebooks/03_replay_buffers.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dqn_helpers.checks.framework import (
+    CheckReport,
+    Fail,
+    Mistake,
+    Test,
+    array,
+    attr,
+    fmt,
+    not_callable_report,
+    run_tests,
+)
+
+
+def _rows(start: int, n: int) -> dict[str, np.ndarray]:
+    """``n`` distinctive transitions numbered ``start .. start+n-1``."""
+    k = np.arange(start, start + n)
+    obs = (1000.0 + k[:, None] + np.array([0.0, 0.125, 0.25, 0.375])).astype(np.float32)
+    return dict(
+        obs=obs,
+        actions=(k % 3).astype(np.int64),
+        rewards=(10.0 + k).astype(np.float32),
+        next_obs=(obs + 1000.0).astype(np.float32),
+        terminated=(k % 2).astype(np.float32),
+    )
+
+
+WRITTEN_ONLY = "samples only written slots"
+
+
+def check_replay_buffer(cls) -> CheckReport:
+    """Check a replay buffer class ``cls(capacity, obs_shape, seed=None)`` (notebook 03_replay_buffers).
+
+    Expected interface: ``.remember(obs, actions, rewards, next_obs, terminated)``
+    stores ``n`` rows at once, ``.sample(batch_size)`` returns an object with
+    ``.obs .actions .rewards .next_obs .terminated``, ``len()`` counts what is stored.
+    Tests: interface; ``len`` after remember; a batch of ``n`` rows in one call;
+    sampling only written slots; fields of a transition stay together; shapes and
+    dtypes; wrap-around overwrites the oldest first; fixed memory; sampling more
+    than stored raises an error.
+    """
+    name = "check_replay_buffer"
+    signature = (
+        "cls(capacity, obs_shape, seed=None) with .remember(obs, actions, rewards, next_obs, terminated), "
+        ".sample(batch_size) and len()"
+    )
+    if not callable(cls):
+        return not_callable_report(name, cls, "a class cls(capacity, obs_shape, seed=None)")
+
+    def make(capacity: int):
+        return cls(capacity, (4,), seed=0)
+
+    def remember(buf, start: int, n: int) -> None:
+        r = _rows(start, n)
+        buf.remember(r["obs"], r["actions"], r["rewards"], r["next_obs"], r["terminated"])
+
+    def length(buf) -> int:
+        return int(len(buf))
+
+    def sample_ids(buf, batch_size: int, repeats: int) -> np.ndarray:
+        ids = []
+        for _ in range(repeats):
+            batch = buf.sample(batch_size)
+            obs = array(attr(batch, "obs", "the sampled batch"), "obs").reshape(-1, 4)
+            ids.append(np.rint(obs[:, 0] - 1000.0).astype(np.int64))
+        return np.concatenate(ids)
+
+    def interface():
+        missing = [m for m in ("remember", "sample", "__len__") if not callable(getattr(cls, m, None))]
+        if missing:
+            raise Fail(
+                "a class with the methods remember, sample and __len__",
+                f"missing {missing}",
+                f"Define every method of the interface: {signature}.",
+            )
+        buf = make(100)
+        if length(buf) != 0:
+            raise Fail("len 0 for a new buffer", f"len {length(buf)}", "Count stored transitions, not capacity.")
+
+    def len_after_remember():
+        buf = make(100)
+        remember(buf, 0, 3)
+        first = length(buf)
+        remember(buf, 3, 5)
+        second = length(buf)
+        if (first, second) != (3, 8):
+            raise Fail(
+                "len 3 after storing 3 rows, then 8 after 5 more",
+                f"len {first}, then {second}",
+                "len() should return how many transitions are stored (at most the capacity).",
+            )
+
+    def batch_of_rows():
+        buf = make(100)
+        remember(buf, 0, 4)
+        seen = set(sample_ids(buf, 4, 50).tolist())
+        if seen != {0, 1, 2, 3}:
+            raise Fail(
+                "the 4 rows of one remember() call stored as 4 transitions (ids {0, 1, 2, 3} when sampling)",
+                f"sampled ids {sorted(seen)[:10]}",
+                "remember() receives n rows at once (one per env): store each row in its own slot.",
+            )
+
+    def only_written():
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = sample_ids(buf, 3, 40)
+        bad = sorted(set(ids.tolist()) - {0, 1, 2})
+        if bad:
+            raise Fail(
+                "only the 3 stored transitions (obs[:, 0] in {1000, 1001, 1002}) in samples from a buffer of "
+                "capacity 100",
+                f"also obs[:, 0] = {sorted({float(b) + 1000 for b in bad})[:5]} (never stored)",
+                "Draw indices from range(len(self)), not range(capacity): the other slots are still empty.",
+            )
+
+    def together():
+        buf = make(100)
+        remember(buf, 0, 10)
+        batch = buf.sample(10)
+        ids = np.rint(array(attr(batch, "obs", "the batch"), "obs").reshape(-1, 4)[:, 0] - 1000).astype(int)
+        expected = _rows(0, 10)
+        for field_name in ("actions", "rewards", "next_obs", "terminated"):
+            got = array(attr(batch, field_name, "the batch"), field_name)
+            want = expected[field_name][np.clip(ids, 0, 9)]
+            if got.shape != want.shape or not np.allclose(got.astype(np.float64), want):
+                raise Fail(
+                    f"`{field_name}` of the same transitions as `obs` ({fmt(want)})",
+                    fmt(got),
+                    "Use the same indices for every field when sampling.",
+                )
+
+    def shapes_dtypes():
+        buf = make(100)
+        remember(buf, 0, 12)
+        batch = buf.sample(8)
+        wanted = dict(obs=(8, 4), next_obs=(8, 4), actions=(8,), rewards=(8,), terminated=(8,))
+        for field_name, shape in wanted.items():
+            got = array(attr(batch, field_name, "the batch"), field_name)
+            if got.shape != shape:
+                raise Fail(f"`{field_name}` of shape {shape} for sample(8)", f"shape {got.shape}")
+        for field_name in ("obs", "next_obs"):
+            got = array(attr(batch, field_name, "the batch"), field_name)
+            if got.dtype != np.float32:
+                raise Fail(
+                    f"`{field_name}` as float32 (what the network expects)",
+                    f"dtype {got.dtype}",
+                    "Allocate the arrays with dtype=np.float32.",
+                )
+        actions = array(attr(batch, "actions", "the batch"), "actions")
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise Fail("integer `actions` (they index the Q-values)", f"dtype {actions.dtype}", "Use dtype=np.int64.")
+
+    def wrap_one_at_a_time():
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)
+        seen = set(sample_ids(buf, 5, 60).tolist())
+        if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
+            raise Fail(
+                "after storing transitions 0..6 one at a time in a buffer of capacity 5: len 5 and samples from "
+                "{2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
+                f"len {length(buf)}, sampled ids {sorted(seen)}",
+                "Write at position % capacity and advance the position by one per stored transition.",
+            )
+
+    def wrap_within_batch():
+        buf = make(5)
+        remember(buf, 0, 3)
+        try:
+            remember(buf, 3, 4)  # slots 3, 4, then 0, 1: this batch crosses the end of the ring
+        except Fail:
+            raise
+        except Exception as err:
+            raise Fail(
+                "remember() of 4 rows at position 3 of a buffer of capacity 5 to fill slots 3, 4, 0, 1",
+                f"{type(err).__name__}: {err}",
+                "The batch runs past the end of the arrays: there `arr[pos:pos + n]` has fewer than n rows. "
+                "Write to the slots `(pos + np.arange(n)) % capacity` (or split the batch in two).",
+            ) from err
+        seen = set(sample_ids(buf, 5, 60).tolist())
+        if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
+            raise Fail(
+                "after storing transitions 0..6 as 3 then 4 rows in a buffer of capacity 5: len 5 and samples "
+                "from {2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
+                f"len {length(buf)}, sampled ids {sorted(seen)}",
+                "A batch that crosses the end of the ring must wrap around within the batch: write to the slots "
+                "`(pos + np.arange(n)) % capacity` and advance the position by n (modulo capacity).",
+            )
+
+    def samples_empty_slots() -> bool:
+        """The range(capacity) mistake: most samples from a nearly empty buffer are never-written slots."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = sample_ids(buf, 3, 100)
+        return length(buf) == 3 and np.mean(~np.isin(ids, [0, 1, 2])) > 0.8
+
+    def fixed_memory():
+        buf = make(10)
+        for start in range(0, 35, 5):
+            remember(buf, start, 5)
+        too_big = {}
+        for key, value in vars(buf).items():
+            if isinstance(value, np.ndarray | torch.Tensor) and value.ndim >= 1 and value.shape[0] > 10:
+                too_big[key] = tuple(value.shape)
+            elif isinstance(value, list | tuple) or type(value).__name__ == "deque":
+                if len(value) > 10:
+                    too_big[key] = len(value)
+        if length(buf) != 10 or too_big:
+            raise Fail(
+                "len 10 and no stored array longer than the capacity (10) after 35 transitions",
+                f"len {length(buf)}; too long: {too_big or 'none'}",
+                "Allocate the arrays once with `capacity` rows and overwrite old slots.",
+            )
+
+    def oversample():
+        buf = make(100)
+        remember(buf, 0, 3)
+        try:
+            batch = buf.sample(10)
+        except Exception as err:
+            if not str(err).strip():
+                raise Fail(
+                    "an error with a message", f"{type(err).__name__} without a message", "Say what went wrong."
+                ) from err
+            return
+        obs = attr(batch, "obs", "the batch")
+        raise Fail(
+            "an error when asking for 10 transitions from a buffer holding 3",
+            f"a batch with obs of shape {tuple(array(obs, 'obs').shape)}",
+            "Raise a ValueError that says how many transitions are stored, e.g. `raise ValueError(f'...')`.",
+        )
+
+    tests = [
+        Test("has remember, sample and len; a new buffer is empty", interface, required=True),
+        Test("len counts the stored transitions", len_after_remember),
+        Test("stores a batch of n rows in one remember() call", batch_of_rows),
+        Test(WRITTEN_ONLY, only_written),
+        Test("the fields of a sampled transition belong together", together),
+        Test("sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)", shapes_dtypes),
+        Test("when full, overwrites the oldest transitions first (wrap-around)", wrap_one_at_a_time),
+        Test("a batch that crosses the end of the ring wraps around within the batch", wrap_within_batch),
+        Test("memory stays fixed at the capacity", fixed_memory),
+        Test("sampling more than is stored raises an error", oversample),
+    ]
+    mistakes = [
+        Mistake(
+            "sample() draws from all `capacity` slots, most of which were never written.",
+            samples_empty_slots,
+            "Draw indices from range(len(self)) (the filled part), not range(capacity): e.g. "
+            "`idx = self.rng.integers(0, self.size, size=batch_size)`.",
+            explains=[WRITTEN_ONLY, "stores a batch of n rows in one remember() call",
+                      "the fields of a sampled transition belong together"],
+        )
+    ]
+    return run_tests(name, tests, signature, mistakes)
+

@@ -1,0 +1,189 @@
+"""Check of the target-network synchronization: copy the numbers, every ``sync_every`` updates.
+
+Built step by step in ``notebooks/04_target_networks.ipynb``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+
+
+def _net(seed: int) -> nn.Module:
+    from dqn_helpers.q_network import make_q_network
+
+    torch.manual_seed(seed)
+    return make_q_network(4, 2, (8,))
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+COPIES = "copies the online weights when n_updates % sync_every == 0"
+WAITS = "leaves the target alone on the other updates"
+
+
+def check_synchronize(fn) -> CheckReport:
+    """Check ``fn(q_network, target_network, n_updates, sync_every) -> None`` (notebook 04_target_networks).
+
+    The function copies the online weights into the target network iff
+    ``n_updates % sync_every == 0``. Tests: it copies on those updates (catches never
+    syncing); it leaves the target alone on the others (catches syncing every step);
+    the copy is independent of later online changes (catches aliasing such as
+    ``target.weight.data = online.weight.data``); the online network is untouched; no
+    gradient reaches the online network through the target; a frozen target stays frozen.
+    """
+    name = "check_synchronize"
+    signature = "fn(q_network, target_network, n_updates, sync_every) -> None"
+    if not callable(fn):
+        return not_callable_report(name, fn, "a function fn(q_network, target_network, n_updates, sync_every)")
+
+    def pair():
+        online, target = _net(0), _net(1)
+        assert not _same_weights(online, target)
+        return online, target
+
+    def copies():
+        for n_updates, sync_every in ((10, 5), (5, 5), (3, 1), (200, 100)):
+            online, target = pair()
+            fn(online, target, n_updates, sync_every)
+            if not _same_weights(online, target):
+                raise Fail(
+                    f"target weights equal to the online weights after fn(..., n_updates={n_updates}, "
+                    f"sync_every={sync_every})",
+                    "the target still has different weights",
+                    "Copy when n_updates % sync_every == 0, e.g. "
+                    "target_network.load_state_dict(q_network.state_dict()). Rebinding the argument "
+                    "(`target_network = q_network`) changes nothing outside the function.",
+                )
+
+    def waits():
+        for n_updates, sync_every in ((7, 5), (1, 5), (101, 100)):
+            online, target = pair()
+            before = copy.deepcopy(target.state_dict())
+            fn(online, target, n_updates, sync_every)
+            if not all(torch.equal(before[k], v) for k, v in target.state_dict().items()):
+                raise Fail(
+                    f"the target unchanged after fn(..., n_updates={n_updates}, sync_every={sync_every})",
+                    "the target was changed",
+                    "Copy only when n_updates % sync_every == 0. Syncing at every update makes the target "
+                    "chase the online network, which is what the target network is meant to prevent.",
+                )
+
+    def independent():
+        online, target = pair()
+        fn(online, target, 10, 5)
+        if not _same_weights(online, target):
+            raise Fail(
+                "a copy at fn(..., n_updates=10, sync_every=5), then no change when the online network changes",
+                "no copy was made at n_updates=10",
+                "Copy when n_updates % sync_every == 0 (see the first property).",
+            )
+        snapshot = copy.deepcopy(online.state_dict())
+        with torch.no_grad():
+            for p in online.parameters():
+                p.add_(1.0)
+        leaked = not all(torch.equal(snapshot[k], v) for k, v in target.state_dict().items())
+        shared = {p.data_ptr() for p in online.parameters()} & {p.data_ptr() for p in target.parameters()}
+        if leaked or shared:
+            raise Fail(
+                "a target that keeps the copied weights when the online network changes later",
+                "the target changed with the online network (they share memory)",
+                "`target = online` or `t.data = o.data` makes both names point to the same tensors. Copy the "
+                "values: target_network.load_state_dict(q_network.state_dict()) or t.copy_(o) under no_grad.",
+            )
+
+    def copy_times(sync_every: int = 5, last: int = 12) -> list[int]:
+        """The values of n_updates (1..last) at which fn changed the target's weights."""
+        times = []
+        for n_updates in range(1, last + 1):
+            online, target = pair()
+            fn(online, target, n_updates, sync_every)
+            if _same_weights(online, target):
+                times.append(n_updates)
+        return times
+
+    def never_copies() -> bool:
+        return copy_times() == []
+
+    def off_by_one() -> bool:
+        times = copy_times()
+        gaps = set(np.diff(times).tolist()) if len(times) > 1 else {times[0] if times else 0}
+        return times != [5, 10] and len(gaps) == 1 and gaps.pop() in (4, 5, 6)
+
+    def online_untouched():
+        online, target = pair()
+        before = copy.deepcopy(online.state_dict())
+        fn(online, target, 10, 5)
+        changed = [k for k, v in online.state_dict().items() if not torch.equal(before[k], v)]
+        frozen = [n for n, p in online.named_parameters() if not p.requires_grad]
+        if changed or frozen:
+            raise Fail(
+                "the online network unchanged and still trainable",
+                f"changed: {changed or 'none'}; no longer requires grad: {frozen or 'none'}",
+                "Copy from q_network into target_network, not the other way round, and leave q_network as is.",
+            )
+
+    def no_gradient_link():
+        online, target = pair()
+        fn(online, target, 10, 5)
+        out = target(torch.randn(8, 4)).sum()
+        if out.requires_grad:
+            out.backward()
+        got = [n for n, p in online.named_parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+        if got:
+            raise Fail(
+                "no gradient in the online network from a loss on the target's output",
+                f"gradients in {got}",
+                "The target must be a separate copy, not the online parameters themselves "
+                "(e.g. `target.weight = online.weight`). Use load_state_dict.",
+            )
+
+    def stays_frozen():
+        online, target = pair()
+        target.requires_grad_(False)
+        fn(online, target, 10, 5)
+        trainable = [n for n, p in target.named_parameters() if p.requires_grad]
+        if trainable or not _same_weights(online, target):
+            raise Fail(
+                "a frozen target (requires_grad=False) that is synchronized and stays frozen",
+                f"parameters requiring grad: {trainable or 'none'}; weights copied: {_same_weights(online, target)}",
+                "Copy values into the existing parameters (load_state_dict) instead of replacing them.",
+            )
+
+    tests = [
+        Test(COPIES, copies),
+        Test(WAITS, waits),
+        Test("the copy is a copy: later online changes do not leak into the target", independent),
+        Test("the online network is untouched", online_untouched),
+        Test("no gradient reaches the online network through the target", no_gradient_link),
+        Test("a frozen target stays frozen", stays_frozen),
+    ]
+    copy_tests = [COPIES, "the copy is a copy: later online changes do not leak into the target",
+                  "a frozen target stays frozen", WAITS]
+    mistakes = [
+        Mistake(
+            "your function never changes the target network's weights.",
+            never_copies,
+            "Assigning to the parameter (`target_network = copy.deepcopy(q_network)` or `= q_network`) only "
+            "rebinds a name inside your function; the caller's target network stays as it was. Copy the numbers "
+            "into it: target_network.load_state_dict(q_network.state_dict()).",
+            explains=copy_tests,
+        ),
+        Mistake(
+            "the sync period is off by one.",
+            off_by_one,
+            lambda: f"With sync_every=5 the copy must happen at n_updates = 5, 10, 15, ...; yours copied at "
+            f"n_updates = {copy_times()} (of 1 to 12). Use `if n_updates % sync_every == 0:` (no +1 or -1, "
+            "and count the updates before the test, not after it).",
+            explains=copy_tests,
+        ),
+    ]
+    return run_tests(name, tests, signature, mistakes)
+

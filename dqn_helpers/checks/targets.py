@@ -1,0 +1,68 @@
+"""What the TD-target checks share: fixed example batches, random batches, the no-gradient test.
+
+Used by :mod:`dqn_helpers.checks.td_target` (notebook 02) and
+:mod:`dqn_helpers.checks.double_dqn` (notebook 08).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+from dqn_helpers.checks.framework import Fail, describe
+
+# Five transitions with distinctive numbers: rows 1 and 3 are terminal.
+REWARDS = torch.tensor([1.0, -0.5, 2.0, 0.0, 1.5])
+NEXT_Q = torch.tensor([[0.5, 2.0, -1.0], [3.0, 1.0, 0.0], [-2.0, -1.0, -3.0], [0.0, 0.0, 4.0], [1.0, 1.5, 0.25]])
+TERMINATED = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0])
+Q_ONLINE = torch.tensor([[1.0, 5.0, 0.0], [2.0, 0.0, 1.0], [0.0, 0.5, 3.0], [4.0, 1.0, 2.0], [0.0, 2.0, 1.0]])
+Q_TARGET = torch.tensor([[10.0, 3.0, 7.0], [1.0, 6.0, -2.0], [8.0, -1.0, 0.5], [0.25, 9.0, 4.0], [5.0, -3.0, 2.0]])
+
+
+def tensor_out(out, shape: tuple[int, ...], what: str = "the target") -> torch.Tensor:
+    """The student's output as a float tensor of ``shape``, or a :class:`Fail` that says what is off."""
+    if out is None:
+        raise Fail(f"a torch.Tensor of shape {shape}", "None", "Did you forget the `return` statement?")
+    if not isinstance(out, torch.Tensor):
+        raise Fail(
+            f"a torch.Tensor of shape {shape}",
+            describe(out),
+            f"Compute {what} with torch operations on the input tensors so the loss can use it.",
+        )
+    if tuple(out.shape) != shape:
+        hint = "Reduce over the action dimension (dim=1) and return one number per transition."
+        if len(out.shape) == 2 and out.shape[0] == shape[0] and out.shape[1] == 1:
+            hint = "You kept a dimension of size 1: use .max(dim=1).values or .squeeze(1)."
+        raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out), hint)
+    return out.detach().float()
+
+
+def random_batches(seed: int, sizes: tuple[tuple[int, int], ...], n_q: int = 1) -> Iterator[tuple]:
+    """``(rewards, terminated, q_1, ..., q_n_q)`` for each ``(batch, n_actions)`` in ``sizes``."""
+    gen = torch.Generator().manual_seed(seed)
+    for batch, n_actions in sizes:
+        rewards = torch.randn(batch, generator=gen)
+        terminated = (torch.rand(batch, generator=gen) < 0.3).float()
+        qs = tuple(torch.randn(batch, n_actions, generator=gen) * 3 for _ in range(n_q))
+        yield (rewards, terminated, *qs)
+
+
+def no_gradient_test(call_with_grad: Callable[[], object]) -> Callable[[], None]:
+    """A test that fails when the target built by ``call_with_grad()`` requires grad.
+
+    ``call_with_grad`` calls the student's function on Q-value tensors that require grad.
+    """
+
+    def run():
+        out = call_with_grad()
+        tensor_out(out, (len(REWARDS),))
+        if out.requires_grad:
+            raise Fail(
+                "a target that does not require grad (a constant for the loss)",
+                "a tensor with requires_grad=True",
+                "Compute the target under `with torch.no_grad():` or call .detach() on it, so the "
+                "update only moves Q(s, a) towards the target and not the target itself.",
+            )
+
+    return run

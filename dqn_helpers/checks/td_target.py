@@ -1,0 +1,124 @@
+"""Check of the TD target ``r + gamma * (1 - terminated) * max_a' Q(s', a')``.
+
+Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 1).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, close, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.targets import NEXT_Q, REWARDS, TERMINATED, no_gradient_test, random_batches, tensor_out
+
+
+def check_td_target(fn) -> CheckReport:
+    """Check ``fn(rewards, terminated, next_q_values, gamma) -> Tensor (B,)`` (notebook 02_q_networks).
+
+    Tests against :func:`dqn_helpers.td_target`: output shape ``(B,)``; max over
+    actions; gamma scaling; terminal masking (no bootstrap where ``terminated == 1``);
+    rows with ``terminated == 0`` (time-limit truncations included) still bootstrap;
+    random batches; no gradient flows through the target; inputs left unchanged.
+    Recognises indices taken for values (``.max(dim=1)[1]``).
+    """
+    from dqn_helpers.learner import td_target
+
+    name = "check_td_target"
+    signature = "fn(rewards (B,), terminated (B,) float 0/1, next_q_values (B, n_actions), gamma) -> Tensor (B,)"
+    if not callable(fn):
+        return not_callable_report(name, fn, "a function fn(rewards, terminated, next_q_values, gamma)")
+
+    def call(rewards, terminated, next_q, gamma) -> torch.Tensor:
+        out = fn(rewards.clone(), terminated.clone(), next_q.clone(), gamma)
+        return tensor_out(out, tuple(rewards.shape))
+
+    def compare(rewards, terminated, next_q, gamma, expected_text, hint_for_got) -> None:
+        got = call(rewards, terminated, next_q, gamma)
+        expected = td_target(rewards, terminated, next_q, gamma)
+        if not close(got, expected):
+            raise Fail(f"{fmt(expected)} {expected_text}", fmt(got), hint_for_got(got))
+
+    def shape():
+        call(REWARDS, TERMINATED, NEXT_Q, 0.9)
+
+    def max_over_actions():
+        def hint(got):
+            if close(got, NEXT_Q.mean(dim=1)):
+                return "You averaged over actions; the target uses the best action: .max(dim=1).values."
+            if close(got, NEXT_Q.max(dim=0).values[: len(got)]):
+                return "You took the max over the batch (dim=0); take it over actions (dim=1)."
+            if close(got, NEXT_Q[:, 0]):
+                return "You used the first action's value; take the max over actions (dim=1)."
+            return "Take the maximum over actions: next_q_values.max(dim=1).values."
+
+        zeros = torch.zeros(5)
+        text = f"(rewards 0, gamma 1, not terminated: the max of each row of {fmt(NEXT_Q)})"
+        compare(zeros, zeros, NEXT_Q, 1.0, text, hint)
+
+    def gamma_scaling():
+        for gamma in (0.5, 0.0):
+            compare(REWARDS, torch.zeros(5), NEXT_Q, gamma, f"with gamma={gamma} (r + gamma * max Q(s', a'))",
+                    lambda got: "Multiply the bootstrapped value (not the reward) by gamma.")
+
+    def terminal_masking():
+        def hint(got):
+            if close(got, td_target(REWARDS, torch.zeros(5), NEXT_Q, 0.9)):
+                return ("You bootstrapped from terminal states (terminated = 1 at rows 1 and 3). A terminal "
+                        "state has no future: multiply the bootstrap by (1 - terminated).")
+            if close(got, td_target(REWARDS, 1.0 - TERMINATED, NEXT_Q, 0.9)):
+                return "Your mask is inverted: keep the bootstrap where terminated == 0, drop it where it is 1."
+            return "Where terminated == 1 the target is the reward alone: multiply the bootstrap by (1 - terminated)."
+
+        compare(REWARDS, TERMINATED, NEXT_Q, 0.9,
+                f"for terminated={fmt(TERMINATED)}, gamma=0.9 (rows 1 and 3 equal their reward)", hint)
+
+    def truncation_bootstraps():
+        def hint(got):
+            if close(got, REWARDS):
+                return ("No row bootstrapped although terminated == 0 everywhere. An episode cut by a time limit "
+                        "(truncated) still has a future: only `terminated` may switch the bootstrap off.")
+            return "With terminated == 0 every row bootstraps: r + gamma * max_a' Q(s', a')."
+
+        compare(REWARDS, torch.zeros(5), NEXT_Q, 0.99,
+                "(terminated = 0 everywhere, e.g. time-limit truncations, gamma=0.99)", hint)
+
+    def random():
+        for rewards, terminated, next_q in random_batches(0, ((32, 2), (7, 5))):
+            compare(rewards, terminated, next_q, 0.97, f"(batch {len(rewards)}, {next_q.shape[1]} actions, gamma=0.97)",
+                    lambda got: "Do not hard-code the batch size or the number of actions.")
+
+    def inputs_unchanged():
+        rewards, terminated, next_q = REWARDS.clone(), TERMINATED.clone(), NEXT_Q.clone()
+        fn(rewards, terminated, next_q, 0.9)
+        for arg, original, label in ((rewards, REWARDS, "rewards"), (terminated, TERMINATED, "terminated"),
+                                     (next_q, NEXT_Q, "next_q_values")):
+            if not torch.equal(arg, original):
+                raise Fail(f"`{label}` left unchanged", f"modified in place to {fmt(arg)}",
+                           "Avoid in-place operations (such as *=, +=, .mul_()) on the inputs.")
+
+    def with_grad():
+        return fn(REWARDS.clone(), TERMINATED.clone(), NEXT_Q.clone().requires_grad_(True), 0.9)
+
+    def indices_not_values() -> bool:
+        indices = NEXT_Q.argmax(dim=1).float()
+        got = call(REWARDS, TERMINATED, NEXT_Q, 0.9)
+        return close(got, REWARDS + 0.9 * (1 - TERMINATED) * indices) and not close(indices, NEXT_Q.max(dim=1).values)
+
+    tests = [
+        Test("returns a tensor of shape (B,)", shape, required=True),
+        Test("takes the max over actions", max_over_actions),
+        Test("scales the bootstrapped value by gamma", gamma_scaling),
+        Test("terminal masking: no bootstrap where terminated = 1", terminal_masking),
+        Test("truncation still bootstraps: rows with terminated = 0 use r + gamma * max Q", truncation_bootstraps),
+        Test("matches dqn_helpers.td_target on random batches", random),
+        Test("no gradient flows through the target", no_gradient_test(with_grad)),
+        Test("leaves its inputs unchanged", inputs_unchanged),
+    ]
+    mistakes = [
+        Mistake(
+            "you used the *indices* of the best actions (argmax), not their *values*.",
+            indices_not_values,
+            "`next_q_values.max(dim=1)` returns a pair (values, indices), and `[1]` picks the indices (0, 1, 2, ...). "
+            "Use `next_q_values.max(dim=1).values` (or `[0]`).",
+        )
+    ]
+    return run_tests(name, tests, signature, mistakes)

@@ -1,0 +1,240 @@
+"""Check of the DQN training loop: act, step, remember, sample, update, synchronize, decay epsilon.
+
+Built step by step in ``notebooks/09_write_your_own_dqn.ipynb``. The student's loop
+runs on instrumented objects (an env, a learner and a buffer that record every call),
+so each property can be tested on its own; then one short real training run on
+CartPole-v1 must learn.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from dqn_helpers.checks.framework import CheckReport, Fail, Test, fmt, not_callable_report, run_tests
+
+SIGNATURE = ("fn(env, learner, buffer, update, total_steps, batch_size, learning_starts, "
+             "target_update_every, seed)")
+
+
+class _Recorder:
+    """Runs the student's loop once on recording wrappers and keeps what happened."""
+
+    def __init__(self, fn, env, total_steps=480, batch_size=16, learning_starts=80, target_update_every=7, seed=3):
+        from dqn_helpers.learner import DeepQLearner
+        from dqn_helpers.replay_buffer import ReplayBuffer
+
+        self.settings = dict(total_steps=total_steps, batch_size=batch_size, learning_starts=learning_starts,
+                             target_update_every=target_update_every, seed=seed)
+        self.num_envs = env.num_envs
+        self.resets, self.steps, self.acted, self.actions, self.epsilons = [], [], [], [], []
+        self.remembered, self.batch_sizes, self.syncs = [], [], []
+        recorder = self
+
+        class Env:
+            num_envs = env.num_envs
+            single_observation_space = env.single_observation_space
+            single_action_space = env.single_action_space
+
+            def reset(self, seed=None):
+                recorder.resets.append(seed)
+                return env.reset(seed=seed)
+
+            def step(self, actions):
+                out = env.step(actions)
+                recorder.steps.append(out)
+                return out
+
+        class Buffer(ReplayBuffer):
+            def remember(self, obs, actions, rewards, next_obs, terminated):
+                recorder.remembered.append(tuple(np.array(x, copy=True) for x in (obs, actions, rewards, next_obs,
+                                                                                    terminated)))
+                super().remember(obs, actions, rewards, next_obs, terminated)
+
+        learner = DeepQLearner(4, 2, hidden_sizes=(16,), seed=seed)
+        act, sync = learner.act, learner.synchronize
+
+        def spy_act(obs):
+            recorder.acted.append(np.array(obs, copy=True))
+            recorder.epsilons.append(learner.epsilon)
+            out = act(obs)
+            recorder.actions.append(np.array(out, copy=True))
+            return out
+
+        def spy_sync():
+            recorder.syncs.append(len(recorder.batch_sizes))
+            sync()
+
+        def update(learner_, batch):
+            recorder.batch_sizes.append(len(batch.actions))
+            return learner_.update(batch)
+
+        learner.act, learner.synchronize = spy_act, spy_sync
+        self.learner = learner
+        fn(Env(), learner, Buffer(10_000, (4,), seed=seed), update, **self.settings)
+        env.close()
+
+    def stacked(self, field: int) -> np.ndarray:
+        return np.concatenate([r[field].reshape(len(r[field]), -1) for r in self.remembered]) if self.remembered else \
+            np.zeros((0, 1))
+
+
+def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 100.0) -> CheckReport:
+    """Check ``fn(env, learner, buffer, update, total_steps, ...)``, the DQN loop (notebook 09_write_your_own_dqn).
+
+    Properties, on recording wrappers: the env is reset once with the seed and stepped
+    ``total_steps / num_envs`` times; actions come from ``learner.act`` on the latest
+    observations; epsilon decays from its start to its end value; each real transition
+    is remembered once, with the true final observation and ``terminated`` (not
+    ``done``), steps marked ``learnable=False`` skipped; one update per vector step from
+    ``learning_starts`` on, on batches of ``batch_size``; a synchronization every
+    ``target_update_every`` updates. Then a real run of ``learning_steps`` env steps on
+    CartPole-v1 must reach a greedy mean return of ``min_return`` (random play: about 22).
+    """
+    from dqn_helpers.vector_env import VectorizedEnvWrapper, make_vector_env
+
+    name = "check_training_loop"
+    if not callable(fn):
+        return not_callable_report(name, fn, "a function " + SIGNATURE)
+    runs: dict[str, _Recorder] = {}
+
+    def copies() -> _Recorder:  # deep copies: final_obs differs from next_obs; time limit 15 gives truncations
+        if "copies" not in runs:
+            runs["copies"] = _Recorder(fn, VectorizedEnvWrapper(gym.make("CartPole-v1", max_episode_steps=15), 4))
+        return runs["copies"]
+
+    def native() -> _Recorder:  # gymnasium's CartPole: one non-learnable step after each episode
+        if "native" not in runs:
+            runs["native"] = _Recorder(fn, make_vector_env("CartPole-v1", 4))
+        return runs["native"]
+
+    def runs_and_steps():
+        rec = copies()
+        want = -(-rec.settings["total_steps"] // rec.num_envs)
+        if rec.resets != [rec.settings["seed"]] or len(rec.steps) != want:
+            expected = f"one env.reset(seed={rec.settings['seed']}) and {want} env.step calls (total_steps=480, 4 envs)"
+            raise Fail(expected,
+                       f"resets with seeds {rec.resets[:5]}, {len(rec.steps)} steps",
+                       "Reset once before the loop, with the seed; each pass of the loop steps all envs once, so "
+                       "it runs total_steps / env.num_envs times. The vector env resets ended episodes itself.")
+
+    def acts_on_latest():
+        rec = copies()
+        if len(rec.acted) != len(rec.steps):
+            raise Fail("one learner.act(obs) per env step", f"{len(rec.acted)} calls for {len(rec.steps)} steps",
+                       "Choose the actions with learner.act(obs): it explores with the current epsilon.")
+        for k in range(1, len(rec.acted)):
+            previous = rec.steps[k - 1]
+            if not np.allclose(rec.acted[k], previous.next_obs):
+                hint = "After each step, continue from obs = step.next_obs."
+                if np.allclose(rec.acted[k], previous.final_obs):
+                    hint = ("You continued from step.final_obs: where an episode ended that is its last state; the "
+                            "env already started a new episode, whose first observation is step.next_obs.")
+                raise Fail(f"act() at step {k} called with the previous step's next_obs", "other observations", hint)
+
+    def decays_epsilon():
+        rec = copies()
+        eps = np.array(rec.epsilons)
+        learner = rec.learner
+        if len(eps) == 0 or abs(eps[0] - learner.epsilon_start) > 1e-6 or abs(eps[-1] - learner.epsilon_end) > 1e-6 \
+                or np.any(np.diff(eps) > 1e-9):
+            raise Fail(f"epsilon falling from {learner.epsilon_start} to {learner.epsilon_end} during training",
+                       f"epsilon at act(): first {eps[0] if len(eps) else None}, last {eps[-1] if len(eps) else None}",
+                       "Call learner.decay_epsilon(env_steps / total_steps) before acting, every pass of the loop.")
+
+    def true_final_obs():
+        rec = copies()
+        want = np.concatenate([s.final_obs[s.learnable] for s in rec.steps])
+        got = rec.stacked(3)
+        if got.shape != want.shape or not np.allclose(got, want):
+            hint = "Remember step.final_obs as the next state: the true last state of an episode that just ended."
+            reset_obs = np.concatenate([s.next_obs[s.learnable] for s in rec.steps])
+            if got.shape == reset_obs.shape and np.allclose(got, reset_obs):
+                hint = ("You remembered step.next_obs: where an episode ended, that is the first observation of the "
+                        "next episode, not where the transition led. Remember step.final_obs.")
+            raise Fail("the next states remembered equal to step.final_obs of every learnable step",
+                       f"{len(got)} rows, not all equal to final_obs ({len(want)} rows)", hint)
+
+    def remembers_obs_and_actions():
+        rec = copies()
+        obs, actions = rec.stacked(0), rec.stacked(1).reshape(-1)
+        want_obs = np.concatenate(rec.acted)
+        want_actions = np.concatenate(rec.actions)
+        if obs.shape != want_obs.shape or not np.allclose(obs, want_obs) or not np.array_equal(actions, want_actions):
+            raise Fail("each step's obs (as passed to act) and the actions act returned, one row per env",
+                       f"{len(obs)} rows that differ", "remember(obs, actions, step.rewards, step.final_obs, "
+                       "step.terminated) with the obs you acted on, before moving on to step.next_obs.")
+
+    def remembers_terminated():
+        rec = copies()
+        want = np.concatenate([s.terminated[s.learnable] for s in rec.steps]).astype(float)
+        got = rec.stacked(4).reshape(-1).astype(float)
+        if got.shape != want.shape or not np.array_equal(got, want):
+            done = np.concatenate([s.done[s.learnable] for s in rec.steps]).astype(float)
+            hint = "Remember step.terminated."
+            if got.shape == done.shape and np.array_equal(got, done):
+                hint = ("You remembered terminated or truncated. A time limit (truncated) is not a death: the "
+                        "learner must bootstrap from it. Remember step.terminated only.")
+            raise Fail("terminated flags equal to step.terminated (episodes here are cut at 15 steps: truncated)",
+                       f"{int(got.sum())} terminal rows, {int(want.sum())} expected", hint)
+
+    def skips_non_transitions():
+        rec = native()
+        want = sum(int(s.learnable.sum()) for s in rec.steps)
+        got = len(rec.stacked(0))
+        if got != want:
+            raise Fail(f"{want} remembered transitions (steps with learnable=False skipped)", f"{got}",
+                       "Keep only the real transitions: keep = step.learnable, then remember obs[keep], "
+                       "actions[keep], ... (gymnasium's CartPole spends one step on each reset).")
+
+    def updates():
+        rec = copies()
+        s = rec.settings
+        want = sum((k + 1) * rec.num_envs >= s["learning_starts"] for k in range(len(rec.steps)))
+        got = len(rec.batch_sizes)
+        bad_sizes = sorted(set(rec.batch_sizes) - {s["batch_size"]})
+        if abs(got - want) > 1 or bad_sizes:
+            raise Fail(f"about {want} calls of update(learner, batch) (one per vector step once {s['learning_starts']} "
+                       f"env steps are collected), batches of {s['batch_size']}",
+                       f"{got} calls, batch sizes {sorted(set(rec.batch_sizes))}",
+                       "Once env_steps >= learning_starts: batch = buffer.sample(batch_size); update(learner, batch).")
+
+    def synchronizes():
+        rec = copies()
+        k = rec.settings["target_update_every"]
+        want = list(range(k, len(rec.batch_sizes) + 1, k))
+        if rec.syncs != want:
+            raise Fail(f"learner.synchronize() after update number {want}", f"after update number {rec.syncs}",
+                       "Count the updates; call learner.synchronize() when n_updates % target_update_every == 0.")
+
+    def learns():
+        from dqn_helpers.evaluation import evaluate
+        from dqn_helpers.learner import DeepQLearner
+        from dqn_helpers.replay_buffer import ReplayBuffer
+
+        learner = DeepQLearner(4, 2, hidden_sizes=(64, 64), exploration_fraction=0.3, seed=0)
+        fn(make_vector_env("CartPole-v1", 8), learner, ReplayBuffer(50_000, (4,), seed=0),
+           lambda learner_, batch: learner_.update(batch), total_steps=learning_steps, batch_size=64,
+           learning_starts=1_000, target_update_every=10, seed=0)
+        returns = evaluate(learner, "CartPole-v1", 10, seed=10_000)
+        if returns.mean() < min_return:
+            raise Fail(f"a greedy mean return of at least {min_return:g} on 10 fresh CartPole-v1 episodes after "
+                       f"{learning_steps:,} env steps (random play: about 22)", f"{returns.mean():.1f}: {fmt(returns)}",
+                       "The loop runs but the agent did not learn. If the properties above pass, look at the update "
+                       "(check_dqn_update) and at the probes (check_probes).")
+
+    tests = [
+        Test("resets once with the seed and steps total_steps / num_envs times", runs_and_steps, required=True),
+        Test("acts with learner.act on the latest observations", acts_on_latest),
+        Test("decays epsilon from its start to its end value", decays_epsilon),
+        Test("remembers the observations acted on and the actions taken", remembers_obs_and_actions),
+        Test("remembers the true final observation (not the reset one)", true_final_obs),
+        Test("remembers terminated, not terminated or truncated", remembers_terminated),
+        Test("skips steps that are no transitions (learnable=False)", skips_non_transitions),
+        Test("one update per vector step from learning_starts on, batches of batch_size", updates),
+        Test("synchronizes the target network every target_update_every updates", synchronizes),
+        Test(f"learns: greedy return >= {min_return:g} on CartPole-v1 after {learning_steps:,} env steps", learns),
+    ]
+    with torch.random.fork_rng():
+        return run_tests(name, tests, SIGNATURE)
