@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import evaluate
 from dqn_helpers.learner import DeepQLearner
+from dqn_helpers.live import make_live_view
 from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
 from dqn_helpers.seeds import PERIODIC_EVAL_SEED_OFFSET as EVAL_SEED_OFFSET
 from dqn_helpers.vector_env import make_vector_env
@@ -82,7 +83,7 @@ def _latest_batch(obs, actions, step) -> TransitionBatch:
     )
 
 
-def train(config: DQNConfig | None = None, progress: bool = True, **overrides) -> TrainingResult:
+def train(config: DQNConfig | None = None, progress: bool = True, live=False, **overrides) -> TrainingResult:
     """Train a Deep Q-learner as the config says; see the module docstring for the loop.
 
     Built step by step in ``notebooks/07_all_together.ipynb``.
@@ -91,6 +92,9 @@ def train(config: DQNConfig | None = None, progress: bool = True, **overrides) -
         config: hyperparameters (defaults: :class:`DQNConfig`); keyword
             ``overrides`` change single fields, e.g. ``train(seed=3)``.
         progress: show a tqdm progress bar.
+        live: ``True`` shows a live figure in a notebook (returns, epsilon, predicted
+            Q; see :mod:`dqn_helpers.live`), nothing extra in a terminal; or pass a
+            :class:`~dqn_helpers.live.LiveTrainingView` to choose its settings.
     """
     config = (config or DQNConfig()).replace(**overrides)
     start = time.perf_counter()  # the clock includes building envs and networks
@@ -121,6 +125,7 @@ def train(config: DQNConfig | None = None, progress: bool = True, **overrides) -
     n_updates = 0
     n_iterations = math.ceil(config.total_steps / config.num_envs)
     bar = tqdm(total=n_iterations * config.num_envs, disable=not progress, unit="step", mininterval=0.5)
+    view = make_live_view(live, config, threshold)  # None unless live
 
     obs = env.reset(seed=config.seed)
     env_steps = 0
@@ -179,7 +184,11 @@ def train(config: DQNConfig | None = None, progress: bool = True, **overrides) -
                     break
             bar.set_postfix(eval=f"{returns.mean():.0f}", eps=f"{epsilon:.2f}")
         bar.update(config.num_envs)
+        if view is not None:  # returns at once unless a redraw is due
+            view.update(env_steps, epsilon, episode_rows, eval_rows, update_rows)
     bar.close()
+    if view is not None:
+        view.close(env_steps, epsilon, episode_rows, eval_rows, update_rows)
     wall_seconds = time.perf_counter() - start
 
     if best_weights is not None:
