@@ -61,7 +61,7 @@ class _ThrottledFigure:
         if min_interval < 0:
             raise ValueError(f"min_interval must be >= 0 seconds, got {min_interval}.")
         if not 0 < overhead <= 1:
-            raise ValueError(f"overhead must be a fraction in (0, 1], got {overhead} (try 0.03).")
+            raise ValueError(f"overhead must be a fraction in (0, 1], got {overhead} (try 0.02).")
         if output is None and in_notebook():
             output = _DisplayHandleOutput()
         self.output = output
@@ -69,9 +69,13 @@ class _ThrottledFigure:
         self.overhead = overhead
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self._canvas = FigureCanvasAgg(self.figure)
-        self._next_draw = 0.0
+        self._next_draw = time.perf_counter() + min_interval  # the first image after min_interval
         self.n_draws = 0  # how many images went to the output
         self.draw_seconds = 0.0  # time spent drawing them
+
+    def hold(self, seconds: float) -> None:
+        """No redraw for the next ``seconds`` (a run that ends sooner draws just its final state)."""
+        self._next_draw = time.perf_counter() + seconds
 
     def due(self) -> bool:
         """Whether a redraw is allowed now (cheap: one clock read)."""
@@ -132,7 +136,7 @@ class LiveTrainingView:
         self,
         window: int = 20,
         min_interval: float = 0.5,
-        overhead: float = 0.03,
+        overhead: float = 0.02,
         output: Output | None = None,
         q_ceiling: bool = True,
         dpi: int = 72,
@@ -152,6 +156,7 @@ class LiveTrainingView:
     def start(self, config, reward_threshold: float | None) -> None:
         """Lay out the empty figure for a run of ``config`` (a DQNConfig)."""
         self._config, self._start = config, time.perf_counter()
+        self._plot.hold(self._plot.min_interval)
         fig = self._plot.figure
         fig.clear()
         self.ax_return, self.ax_epsilon, self.ax_q = fig.subplots(1, 3)
@@ -160,6 +165,7 @@ class LiveTrainingView:
             ax.set_xlim(0, config.total_steps)
             ax.set_xlabel("env steps")
             ax.grid(alpha=0.3)
+            ax.locator_params(nbins=4)  # text is most of a redraw's cost: few tick labels
 
         ax = self.ax_return
         (self._rolling_line,) = ax.plot([], [], color="tab:blue", lw=1.2,
@@ -273,7 +279,7 @@ class LiveRunsView:
     """
 
     def __init__(self, threshold: float | None = None, total_runs: int | None = None,
-                 min_interval: float = 0.5, overhead: float = 0.03, output: Output | None = None,
+                 min_interval: float = 0.5, overhead: float = 0.02, output: Output | None = None,
                  dpi: int = 72):
         self.threshold = threshold
         self.total_runs = total_runs
