@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_DIR = ROOT / "tests" / ".browser"  # git-ignored; a dot folder is not collected by pytest
 SCREENSHOTS = ROOT / "tests" / "screenshots"  # git-ignored
 WIDGET_TAG = "widget-demo"
+LIVE_TAG = "live-demo"
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
 SERIES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -182,7 +183,14 @@ def fixture_notebook() -> Path:
             "text/html": '<b id="dqn-html">html kept</b><script>window.dqnScriptRan = true</script>',
             "text/plain": "<IPython.core.display.HTML object>"})],
     )
-    nb.cells = [nbformat.v4.new_markdown_cell("# Browser-test fixture"), widget, animation, script]
+    live = nbformat.v4.new_code_cell(
+        "from dqn_helpers import DQNConfig, train\n"
+        "from dqn_helpers.live import LiveTrainingView\n\n"
+        "config = DQNConfig(total_steps=4_000, num_envs=4, eval_every=1_000, eval_episodes=3, hidden_sizes=(32, 32))\n"
+        "result = train(config, live=LiveTrainingView(min_interval=0.2, overhead=0.5))"
+    )
+    live.metadata["tags"] = [LIVE_TAG]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Browser-test fixture"), widget, animation, script, live]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     FIXTURE_DIR.mkdir(exist_ok=True)
     path = FIXTURE_DIR / "fixture.ipynb"
@@ -325,6 +333,30 @@ def test_fixture_gif_plays_untrusted_and_scripts_do_not_run(page, lab, fixture_n
     _check_gif_plays_untrusted(page, lab, fixture_notebook)
     page.get_by_text("html kept", exact=True).wait_for()  # the HTML output itself is shown ...
     assert page.evaluate("() => window.dqnScriptRan === undefined"), "a script ran in an untrusted notebook"
+
+
+def test_fixture_live_view_updates_one_image_in_place(page, lab, fixture_notebook):
+    index = next(i for i, c in enumerate(nbformat.read(fixture_notebook, as_version=4).cells)
+                 if LIVE_TAG in c.metadata.get("tags", []))
+    cells = _open(page, lab, fixture_notebook)
+    cell = cells.nth(index)
+    cell.scroll_into_view_if_needed()
+    done = page.evaluate_handle("""(index) => {
+        const app = window.jupyterapp, notebook = app.shell.currentWidget.content;
+        notebook.activeCellIndex = index;
+        return {finished: false, run: app.commands.execute('notebook:run-cell')};
+    }""", index)
+    page.evaluate("(state) => { state.run.then(() => { state.finished = true; }); }", done)  # do not wait
+    seen = set()
+    while not done.evaluate("state => state.finished"):
+        seen.update(cell.evaluate("cell => [...cell.querySelectorAll('.jp-OutputArea img')].map(i => i.src)"))
+        page.wait_for_timeout(100)
+    shown = cell.locator(".jp-OutputArea img")
+    shown.last.scroll_into_view_if_needed()  # for the screenshot
+    assert shown.count() == 1, f"the live view left {shown.count()} images; it should update one in place"
+    seen.add(shown.get_attribute("src"))
+    assert len(seen) >= 3, f"only {len(seen)} different pictures during the run: the figure did not update live"
+    assert shown.evaluate("img => img.naturalWidth") > 500
 
 
 @pytest.mark.parametrize("path", SERIES, ids=lambda p: p.stem)
