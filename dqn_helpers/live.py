@@ -20,10 +20,12 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Output = Callable[[bytes], None]  # receives each redraw as PNG bytes
 
@@ -62,6 +64,10 @@ class _ThrottledFigure:
             raise ValueError(f"min_interval must be >= 0 seconds, got {min_interval}.")
         if not 0 < overhead <= 1:
             raise ValueError(f"overhead must be a fraction in (0, 1], got {overhead} (try 0.02).")
+        # Imported here, not at the top: train() imports this module and must stay quick to load.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
         if output is None and in_notebook():
             output = _DisplayHandleOutput()
         self.output = output
