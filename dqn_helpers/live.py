@@ -296,14 +296,15 @@ class LiveRunsView:
         self._variants: list[str] = []
         self._failed = 0
 
-    def add(self, run_row: Mapping, evaluations) -> None:
+    def add(self, run_row: Mapping, evaluations=None) -> None:
         """Record one finished run and redraw if a redraw is due.
 
         Args:
             run_row: the run's row of ``results.runs`` (a dict or pandas Series) with
                 ``variant``, ``seed`` and optionally ``final_return_mean`` and ``error``.
             evaluations: that run's periodic evaluations (a DataFrame with ``env_step``
-                and ``mean_return``; extra columns are ignored).
+                and ``mean_return``; extra columns are ignored), or None: the run
+                then appears only in the right panel.
         """
         missing = {"variant", "seed"} - set(run_row.keys())
         if missing:
@@ -312,8 +313,9 @@ class LiveRunsView:
         if run_row.get("error"):
             self._failed += 1
         else:
-            steps = np.asarray(evaluations["env_step"], dtype=np.float64) if len(evaluations) else np.zeros(0)
-            means = np.asarray(evaluations["mean_return"], dtype=np.float64) if len(evaluations) else np.zeros(0)
+            has_curve = evaluations is not None and len(evaluations) > 0
+            steps = np.asarray(evaluations["env_step"], dtype=np.float64) if has_curve else np.zeros(0)
+            means = np.asarray(evaluations["mean_return"], dtype=np.float64) if has_curve else np.zeros(0)
             final = run_row.get("final_return_mean")
             if final is None or (isinstance(final, float) and np.isnan(final)):
                 final = means[-1] if len(means) else np.nan

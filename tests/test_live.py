@@ -90,19 +90,20 @@ def test_bad_arguments_are_named():
 
 def test_runs_view_draws_one_line_per_finished_run():
     images = []
-    view = LiveRunsView(threshold=475, total_runs=5, min_interval=0, overhead=1, output=images.append)
+    view = LiveRunsView(threshold=475, total_runs=6, min_interval=0, overhead=1, output=images.append)
     evaluations = pd.DataFrame({"env_step": [1000, 2000], "mean_return": [20.0, 80.0], "variant": "x"})
     for seed in range(3):
         view.add({"variant": "control", "seed": seed, "final_return_mean": 100.0 + seed}, evaluations)
     view.add(pd.Series({"variant": "no target", "seed": 0, "final_return_mean": float("nan")}), evaluations)
     view.add({"variant": "no target", "seed": 1, "error": "diverged"}, evaluations.iloc[:0])
+    view.add({"variant": "no target", "seed": 2, "final_return_mean": 50.0})  # no evaluations: a dot only
     view.close()
-    assert len(images) == 6 and images[-1].startswith(PNG_SIGNATURE)
+    assert len(images) == 7 and images[-1].startswith(PNG_SIGNATURE)
     curves = [line for line in view.ax_curves.get_lines() if line.get_label().startswith("_") and len(line.get_xdata())]
-    assert len(curves) == 4  # the failed run has no curve
+    assert len(curves) == 4  # the failed run and the one without evaluations have no curve
     finals = sorted(line.get_ydata()[0] for line in view.ax_final.get_lines() if len(line.get_xdata()) == 1)
-    assert finals == [80.0, 100.0, 101.0, 102.0]  # NaN final return: the last evaluation instead
-    assert view.figure._suptitle.get_text() == "5 of 5 runs finished (1 failed)"
+    assert finals == [50.0, 80.0, 100.0, 101.0, 102.0]  # NaN final return: the last evaluation instead
+    assert view.figure._suptitle.get_text() == "6 of 6 runs finished (1 failed)"
     with pytest.raises(ValueError, match="variant"):
         view.add({"seed": 0}, evaluations)
 
