@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -102,6 +103,7 @@ def agent_gif(
     width: int = 320,
     colors: int = 8,
     fps: float | None = None,
+    columns: int | None = None,
 ) -> AgentGif:
     """An animated GIF of agents playing ``env_id`` side by side, from the same start state.
 
@@ -123,6 +125,9 @@ def agent_gif(
         colors: size of the shared palette (2 to 255); fewer colours, smaller file.
         fps: frames per second of the GIF; default: real time for the env
             (its ``render_fps`` divided by ``frame_every``).
+        columns: agents per row (default: all in one row). JupyterLab and GitHub
+            shrink images wider than the page (~800 px), so three agents of 320 px
+            are shown a little smaller unless ``columns=2`` or a smaller ``width``.
 
     Returns:
         an :class:`AgentGif`: the last expression of a cell displays it; ``.save(path)``
@@ -136,7 +141,8 @@ def agent_gif(
     if len(titles) != len(agents):
         problems.append(f"got {len(titles)} titles for {len(agents)} agents: pass one title per agent")
     for name, value, low in [("n_steps", n_steps, 1), ("frame_every", frame_every, 1),
-                             ("max_frames", max_frames, 1), ("width", width, 16), ("colors", colors, 2)]:
+                             ("max_frames", max_frames, 1), ("width", width, 16), ("colors", colors, 2),
+                             ("columns", columns or 1, 1)]:
         if int(value) < low:
             problems.append(f"{name} must be >= {low}, got {value}")
     if colors > 255:
@@ -153,18 +159,23 @@ def agent_gif(
     height = round(first.shape[0] * width / first.shape[1])
     caption = max(14, width // 14)  # px of text per caption line
     font = _font(caption - 3)
+    columns = min(columns or len(recordings), len(recordings))
+    rows = math.ceil(len(recordings) / columns)
+    cell_height = height + 2 * caption
     sheets = []
     for k in range(len(recordings[0].frames)):
-        sheet = Image.new("RGB", (width * len(recordings), height + 2 * caption), "white")
+        sheet = Image.new("RGB", (width * columns, cell_height * rows), "white")
         draw = ImageDraw.Draw(sheet)
         for i, (title, rec) in enumerate(zip(titles, recordings)):
+            x, y = (i % columns) * width, (i // columns) * cell_height
             scene = Image.fromarray(rec.frames[k]).resize((width, height), Image.Resampling.BILINEAR)
-            sheet.paste(scene, (i * width, 2 * caption))
-            draw.text((i * width + 6, 1), title, fill="black", font=font)
-            draw.text((i * width + 6, caption), f"step {rec.steps[k]} · falls {rec.falls[k]}",
-                      fill="dimgray", font=font)
-            if i:  # a thin separator between agents
-                draw.line([(i * width, 0), (i * width, sheet.height)], fill="lightgray")
+            sheet.paste(scene, (x, y + 2 * caption))
+            draw.text((x + 6, y + 1), title, fill="black", font=font)
+            draw.text((x + 6, y + caption), f"step {rec.steps[k]} · falls {rec.falls[k]}", fill="dimgray", font=font)
+            if x:  # thin separators between agents
+                draw.line([(x, y), (x, y + cell_height)], fill="lightgray")
+            if y:
+                draw.line([(x, y), (x + width, y)], fill="lightgray")
         sheets.append(sheet)
 
     # One palette for all frames (taken from a mosaic of several), no dithering: flat

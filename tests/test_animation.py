@@ -46,6 +46,10 @@ def test_frame_count_and_size_follow_the_arguments():
     capped = agent_gif(lean_rule, n_steps=1_000, frame_every=2, max_frames=7)
     assert capped.n_frames == 7
 
+    one = agent_gif(lean_rule, n_steps=3, frame_every=3, width=300)
+    grid = agent_gif([lean_rule] * 3, n_steps=3, frame_every=3, width=300, columns=2)  # two rows
+    assert (grid.width, grid.height) == (2 * one.width, 2 * one.height)
+
 
 def test_three_agents_fit_comfortably_in_a_notebook():
     gif = agent_gif([DeepQLearner(4, 2, seed=0), always_left, lean_rule], seed=0)  # the defaults
