@@ -46,6 +46,9 @@ WIDGET_TAG = "widget-demo"
 LIVE_TAG = "live-demo"
 CHROMIUM_CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
 SERIES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# One JupyterLab and one browser for the whole module: with `pytest -n 2 --dist loadgroup`
+# all its tests go to the same worker (plain `-n 2` may start a second server).
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def _missing_browser() -> str | None:
@@ -73,7 +76,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        # --no-sandbox: CI runs as root; --disable-dev-shm-usage: containers have a tiny /dev/shm.
+        chromium = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield chromium
         chromium.close()
 
@@ -235,13 +239,22 @@ def _run_up_to(page, index: int) -> list[dict]:
 
 
 SIGNATURE_JS = """(cell) => {
-    // What the cell shows, without the controls' own state (slider read-outs, inputs).
+    // A fingerprint of what the cell shows: images (inline PNGs, ipympl canvases), text,
+    // HTML and SVG, without the controls' own state (slider read-outs, input values).
+    const hash = (text) => {
+        let h = 2166136261;
+        for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+        return (h >>> 0).toString(16) + ':' + text.length;
+    };
     const area = cell.querySelector('.jp-Cell-outputWrapper');
     if (!area) return '';
     const parts = [];
-    area.querySelectorAll('img').forEach(img => parts.push(img.src.length + ':' + img.src.slice(-200)));
+    area.querySelectorAll('img').forEach(img => parts.push(hash(img.src)));
+    area.querySelectorAll('canvas').forEach(canvas => {
+        try { parts.push(hash(canvas.toDataURL())); } catch (e) { parts.push('canvas'); }
+    });
     area.querySelectorAll('pre, .jp-RenderedHTMLCommon, .widget-html-content, svg').forEach(el => {
-        if (!el.closest('.widget-readout')) parts.push(el.textContent || el.outerHTML.length);
+        if (!el.closest('.widget-readout')) parts.push(hash(el.textContent + el.innerHTML.length));
     });
     return parts.join('|');
 }"""
@@ -253,9 +266,13 @@ def _move_a_control(page, cell) -> str:
     if handle.count():
         handle.scroll_into_view_if_needed()
         box = handle.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        track = cell.locator(".widget-slider .noUi-target").first.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        # Drag toward the far end of the track, a third of its length (never off its end).
+        target = x + track["width"] / 3 if x < track["x"] + track["width"] / 2 else x - track["width"] / 3
+        page.mouse.move(x, y)
         page.mouse.down()
-        page.mouse.move(box["x"] - 60, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.move(target, y, steps=5)
         page.mouse.up()
         return "slider"
     select = cell.locator(".widget-dropdown select").first
@@ -283,15 +300,25 @@ def _check_widget(page, lab: str, path: Path) -> None:
     errors = _run_up_to(page, index)
     assert not errors, f"cells raised while running up to the widget cell: {errors}"
     cell = cells.nth(index)
-    cell.locator(".jupyter-widgets").first.wait_for(state="visible")
+    try:
+        cell.locator(".jupyter-widgets").first.wait_for(state="visible", timeout=30_000)
+    except Exception as err:
+        raise AssertionError("the widget-demo cell shows no widget; is the ipywidgets JupyterLab extension "
+                             "(jupyterlab_widgets) installed, and does the cell display a widget?") from err
     cell.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)  # let the first drawing of the widget's output land
+    try:  # wait for the widget's first output, then for it to settle
+        page.wait_for_function(f"(cell) => ({SIGNATURE_JS})(cell) !== ''", arg=cell.element_handle(), timeout=30_000)
+    except Exception as err:
+        raise AssertionError("the widget cell shows no output to compare (no image, text, table or canvas)") from err
+    page.wait_for_timeout(500)
     before = cell.evaluate(SIGNATURE_JS)
-    assert before, "the widget cell shows no output to compare (no image, text or table)"
     kind = _move_a_control(page, cell)
     start = time.monotonic()
-    page.wait_for_function(f"([cell, before]) => ({SIGNATURE_JS})(cell) !== before",
-                           arg=[cell.element_handle(), before], timeout=30_000)
+    try:
+        page.wait_for_function(f"([cell, before]) => ({SIGNATURE_JS})(cell) !== before",
+                               arg=[cell.element_handle(), before], timeout=30_000)
+    except Exception as err:
+        raise AssertionError(f"moving the {kind} did not change the cell's output within 30 s") from err
     print(f"{path.name}: moving the {kind} redrew the output in {time.monotonic() - start:.2f} s")
     assert path.read_bytes() == on_disk, "the test changed the notebook on disk (autosave should be off)"
 
