@@ -47,6 +47,16 @@ def main() -> None:
               f"(ratio {wall_ratios[-1]:.3f}); "
               f"CPU plain {cpu['plain']:.2f} s, live {cpu['live']:.2f} s (ratio {cpu_ratios[-1]:.3f}); "
               f"{view.n_draws} redraws took {view.draw_seconds:.2f} s")
+    # The part paid at every vector step: update() when no redraw is due (a clock read).
+    idle = LiveTrainingView(min_interval=3600, output=lambda png: None)
+    idle.start(config, None)
+    calls = 100_000
+    start = time.perf_counter()
+    for _ in range(calls):
+        idle.update(0, 1.0, [], [], [])
+    per_call = (time.perf_counter() - start) / calls
+    print(f"update() between redraws: {per_call * 1e9:.0f} ns per vector step "
+          f"({per_call * config.total_steps / config.num_envs * 1e3:.1f} ms per run)")
     print(f"median overhead over {args.pairs} pairs of {args.steps} env steps: "
           f"wall {100 * (statistics.median(wall_ratios) - 1):+.1f}%, "
           f"CPU {100 * (statistics.median(cpu_ratios) - 1):+.1f}%; "
