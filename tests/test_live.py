@@ -44,7 +44,7 @@ def test_the_figure_shows_the_runs_own_numbers():
 
 
 def test_watching_does_not_change_the_run():
-    short = TINY.replace(total_steps=240, learning_starts=100)  # 60 vector steps, each one redrawn
+    short = TINY.replace(total_steps=120, learning_starts=40, batch_size=16)  # 30 vector steps, each redrawn
     quiet = train(short, progress=False)
     watched = train(short, progress=False, live=LiveTrainingView(min_interval=0, overhead=1, output=lambda png: None))
     pd.testing.assert_frame_equal(quiet.episodes, watched.episodes)
@@ -114,8 +114,8 @@ def test_headless_notebook_keeps_one_final_image(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(
         "from dqn_helpers import DQNConfig, train\n"
         "from dqn_helpers.live import LiveTrainingView\n"
-        "config = DQNConfig(total_steps=240, num_envs=4, learning_starts=100, eval_every=120, eval_episodes=2,"
-        " hidden_sizes=(32, 32))\n"
+        "config = DQNConfig(total_steps=120, num_envs=4, learning_starts=40, batch_size=16, eval_every=60,"
+        " eval_episodes=2, hidden_sizes=(32, 32))\n"
         "view = LiveTrainingView(min_interval=0, overhead=1)  # redraw at every step\n"
         "result = train(config, progress=False, live=view)\n"
         "print(view.n_draws, 'draws')"
