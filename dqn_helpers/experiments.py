@@ -163,6 +163,7 @@ def run_experiments(
     progress: bool = True,
     final_eval_episodes: int = 20,
     keep_agents: bool = False,
+    live: bool = False,
     on_result: Callable[[dict], None] | None = None,
 ) -> ExperimentResults:
     """Train every variant on every seed and return tidy results (see :class:`ExperimentResults`).
@@ -181,7 +182,9 @@ def run_experiments(
         progress: a progress bar over runs (works in JupyterLab and a terminal).
         final_eval_episodes: greedy episodes on fresh seeds per trained agent (0 = none).
         keep_agents: rebuild each trained agent into ``results.agents``.
-        on_result: called with each finished run's row (e.g. to draw a live figure).
+        live: in a notebook, a live figure of the finished runs' greedy evaluations
+            (:class:`~dqn_helpers.live.LiveRunsView`), redrawn as runs finish.
+        on_result: called with each finished run's row (cached ones too).
     """
     variants = _as_variants(configs)
     seeds = [int(s) for s in seeds]
@@ -216,6 +219,24 @@ def run_experiments(
                 pass
         to_run.append((index, path))
 
+    view = None
+    if live:
+        from dqn_helpers.live import LiveRunsView, in_notebook
+
+        view = LiveRunsView(total_runs=len(tasks)) if in_notebook() else None
+
+    def report(index: int) -> None:
+        name, seed, _ = tasks[index]
+        row = {"variant": name, "seed": seed, **outputs[index]["row"]}
+        if view is not None:
+            if view.threshold is None:
+                view.threshold = row.get("reward_threshold")
+            view.add(row, outputs[index].get("evaluations"))
+        if on_result is not None:
+            on_result(row)
+
+    for index in sorted(outputs):  # the cached runs
+        report(index)
     bar = tqdm(total=len(tasks), initial=len(outputs), disable=not progress, unit="run", desc="runs")
     if to_run:
         jobs = len(to_run) if n_jobs == -1 else max(1, min(n_jobs, len(to_run)))
@@ -232,10 +253,10 @@ def run_experiments(
                     _store(paths[index], output)
                 outputs[index] = output
                 bar.update(1)
-                if on_result is not None:
-                    name, seed, _ = tasks[index]
-                    on_result({"variant": name, "seed": seed, **output["row"]})
+                report(index)
     bar.close()
+    if view is not None:
+        view.close()
     return _collect(tasks, outputs, keep_agents)
 
 

@@ -46,8 +46,10 @@ def test_parallel_and_sequential_runs_give_the_same_numbers(tmp_path):
 def test_cache_reuses_finished_runs_and_a_source_change_invalidates_it(tmp_path, monkeypatch):
     first = run(tmp_path, n_jobs=1)
     assert not first.runs.cached.any()
-    second = run(tmp_path, n_jobs=1)
+    reported = []
+    second = run(tmp_path, n_jobs=1, on_result=reported.append)
     assert second.runs.cached.all()
+    assert sorted((r["variant"], r["seed"]) for r in reported) == sorted(zip(first.runs.variant, first.runs.seed))
     pd.testing.assert_frame_equal(first.episodes, second.episodes)
 
     monkeypatch.setenv("DQN_CACHE", "0")
