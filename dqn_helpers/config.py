@@ -6,7 +6,15 @@ which turns each field below into a command-line flag (``--total-steps`` etc.).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from difflib import get_close_matches
+from functools import partial
+
+from dqn_helpers import validation as rule
+from dqn_helpers.validation import fail
+
+LOSSES = ("mse", "huber")
+ENV_BACKENDS = ("gymnasium", "copies")
 
 
 def _knob(default, help: str):
@@ -62,37 +70,33 @@ class DQNConfig:
     device: str = _knob("cpu", "'cpu' or e.g. 'cuda'")
 
     def __post_init__(self):
+        # Every field is checked by its rule in FIELD_RULES (the same rules DeepQLearner and
+        # ReplayBuffer use) and stored as a plain Python value, so np.float64(1e-3) and 1e-3
+        # make equal configs and a saved config loads anywhere.
+        checked = check_fields("DQNConfig", self.to_dict())
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: this is the only place values change
         problems = []
-        for name in ("total_steps", "num_envs", "buffer_capacity", "batch_size", "train_every",
-                     "gradient_steps", "target_update_every", "eval_episodes"):
-            if int(getattr(self, name)) <= 0:
-                problems.append(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("learning_starts", "eval_every", "torch_threads"):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            problems.append(f"learning_rate must be positive, got {self.learning_rate} (try 1e-3)")
-        if not 0.0 <= self.gamma <= 1.0:
-            problems.append(f"gamma must lie in [0, 1], got {self.gamma} (try 0.99)")
-        for name in ("epsilon_start", "epsilon_end", "exploration_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                problems.append(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if not 0.0 < self.tau <= 1.0:
-            problems.append(f"tau must lie in (0, 1], got {self.tau}")
         if self.use_replay_buffer and self.batch_size > self.buffer_capacity:
             problems.append(
                 f"batch_size ({self.batch_size}) is larger than buffer_capacity ({self.buffer_capacity}); "
                 f"raise buffer_capacity or lower batch_size"
             )
-        if self.loss not in ("mse", "huber"):
-            problems.append(f"loss must be 'mse' or 'huber', got {self.loss!r}")
-        if self.env_backend not in ("gymnasium", "copies"):
-            problems.append(f"env_backend must be 'gymnasium' or 'copies', got {self.env_backend!r}")
-        if problems:
-            raise ValueError("Invalid DQNConfig: " + "; ".join(problems) + ".")
+        if self.use_replay_buffer and self.num_envs > self.buffer_capacity:
+            problems.append(
+                f"num_envs ({self.num_envs}) is larger than buffer_capacity ({self.buffer_capacity}): one "
+                f"vector step would not fit; raise buffer_capacity"
+            )
+        fail("DQNConfig", problems)
 
     def replace(self, **changes) -> DQNConfig:
         """A copy with some fields changed, e.g. ``config.replace(seed=1)``."""
+        unknown = [name for name in changes if name not in FIELD_RULES]
+        if unknown:
+            hints = [f"{name!r}" + "".join(f" (did you mean {close!r}?)"
+                                           for close in get_close_matches(name, FIELD_RULES, 1))
+                     for name in unknown]
+            raise TypeError(f"DQNConfig has no field {', '.join(hints)}; DQNConfig.help() lists its fields.")
         return replace(self, **changes)
 
     @classmethod
@@ -106,9 +110,54 @@ class DQNConfig:
         return cls(**{**preset_for(env_id), "env_id": env_id, **overrides})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # asdict would deep-copy
 
     @classmethod
     def help(cls) -> dict[str, str]:
         """One line of explanation per field."""
         return {f.name: f.metadata["help"] for f in fields(cls)}
+
+
+# The rule each field must follow (see dqn_helpers.validation). DeepQLearner and
+# ReplayBuffer check their arguments of the same names with these same rules.
+FIELD_RULES = {
+    "env_id": rule.text,
+    "seed": partial(rule.count, minimum=0),
+    "total_steps": rule.count,
+    "num_envs": rule.count,
+    "env_backend": partial(rule.choice, options=ENV_BACKENDS),
+    "hidden_sizes": rule.sizes,
+    "learning_rate": rule.positive,
+    "gamma": partial(rule.real, low=0.0, high=1.0),
+    "buffer_capacity": rule.count,
+    "batch_size": rule.count,
+    "learning_starts": partial(rule.count, minimum=0),
+    "train_every": rule.count,
+    "gradient_steps": rule.count,
+    "target_update_every": rule.count,
+    "tau": partial(rule.real, low=0.0, high=1.0, open_low=True),
+    "epsilon_start": partial(rule.real, low=0.0, high=1.0),
+    "epsilon_end": partial(rule.real, low=0.0, high=1.0),
+    "exploration_fraction": partial(rule.real, low=0.0, high=1.0),
+    "loss": partial(rule.choice, options=LOSSES),
+    "double_dqn": rule.boolean,
+    "use_replay_buffer": rule.boolean,
+    "use_target_network": rule.boolean,
+    "eval_every": partial(rule.count, minimum=0),
+    "eval_episodes": rule.count,
+    "keep_best": rule.boolean,
+    "stop_when_solved": rule.boolean,
+    "torch_threads": partial(rule.count, minimum=0),
+    "device": rule.device,
+}
+
+
+def check_fields(owner: str, values: dict, **other_rules) -> dict:
+    """Check ``{field name: value}`` with each field's rule; the defaults serve as examples.
+
+    ``other_rules`` add or replace rules by name (e.g. ``seed=validation.seed``, which
+    also allows ``None``). Returns the values as plain Python types; raises one
+    ``ValueError`` naming every field that breaks its rule and how to fix it.
+    """
+    examples = {name: getattr(DQNConfig, name) for name in values if hasattr(DQNConfig, name)}
+    return rule.check_all(owner, values, {**FIELD_RULES, **other_rules}, examples)

@@ -14,12 +14,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dqn_helpers import validation
 from dqn_helpers.adam import Adam
+from dqn_helpers.config import LOSSES, DQNConfig, check_fields
 from dqn_helpers.q_network import make_q_network
 from dqn_helpers.replay_buffer import TransitionBatch
 from dqn_helpers.schedules import linear_epsilon
+from dqn_helpers.seeds import random_stream
 
-LOSSES = ("mse", "huber")
+__all__ = ["LOSSES", "DeepQLearner", "count_parameters", "td_target"]  # LOSSES: kept importable from here
 
 
 def td_target(
@@ -77,47 +80,49 @@ class DeepQLearner:
         self,
         obs_dim: int,
         n_actions: int,
-        *,
-        hidden_sizes: Sequence[int] = (256, 256),
-        learning_rate: float = 2.3e-3,
-        gamma: float = 0.99,
-        epsilon_start: float = 1.0,
-        epsilon_end: float = 0.04,
-        exploration_fraction: float = 0.16,
-        loss: str = "mse",
-        double_dqn: bool = False,
-        use_target_network: bool = True,
-        tau: float = 1.0,
-        device: str | torch.device = "cpu",
+        *,  # the defaults are DQNConfig's, so the two never disagree
+        hidden_sizes: Sequence[int] = DQNConfig.hidden_sizes,
+        learning_rate: float = DQNConfig.learning_rate,
+        gamma: float = DQNConfig.gamma,
+        epsilon_start: float = DQNConfig.epsilon_start,
+        epsilon_end: float = DQNConfig.epsilon_end,
+        exploration_fraction: float = DQNConfig.exploration_fraction,
+        loss: str = DQNConfig.loss,
+        double_dqn: bool = DQNConfig.double_dqn,
+        use_target_network: bool = DQNConfig.use_target_network,
+        tau: float = DQNConfig.tau,
+        device: str | torch.device = DQNConfig.device,
         seed: int | None = None,
     ):
-        if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"gamma is a discount factor and must lie in [0, 1], got {gamma}. Try 0.99.")
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}. Try 1e-3.")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
-        if not 0.0 < tau <= 1.0:
-            raise ValueError(f"tau must lie in (0, 1] (1.0 = hard copy), got {tau}.")
-        linear_epsilon(0.0, epsilon_start, epsilon_end, exploration_fraction)  # validates
-        if seed is not None:
-            torch.manual_seed(seed)
-        self.settings = dict(
-            obs_dim=int(obs_dim), n_actions=int(n_actions), hidden_sizes=tuple(int(h) for h in hidden_sizes),
-            learning_rate=learning_rate, gamma=gamma, epsilon_start=epsilon_start, epsilon_end=epsilon_end,
-            exploration_fraction=exploration_fraction, loss=loss, double_dqn=double_dqn,
-            use_target_network=use_target_network, tau=tau,
-        )  # everything needed to rebuild this learner (see dqn_helpers.persistence)
-        self.n_actions = int(n_actions)
-        self.gamma = gamma
-        self.epsilon_start, self.epsilon_end = epsilon_start, epsilon_end
-        self.exploration_fraction = exploration_fraction
-        self.epsilon = epsilon_start
-        self.loss_name = loss
-        self.double_dqn = double_dqn
-        self.tau = tau
-        self.device = torch.device(device)
-        self.rng = np.random.default_rng(seed)
+        # DQNConfig's rules for the fields of the same names (dqn_helpers.validation): every
+        # problem in one message, and the values back as plain Python types.
+        v = check_fields(
+            "DeepQLearner",
+            dict(obs_dim=obs_dim, n_actions=n_actions, hidden_sizes=hidden_sizes, learning_rate=learning_rate,
+                 gamma=gamma, epsilon_start=epsilon_start, epsilon_end=epsilon_end,
+                 exploration_fraction=exploration_fraction, loss=loss, double_dqn=double_dqn,
+                 use_target_network=use_target_network, tau=tau, device=device, seed=seed),
+            obs_dim=validation.count, n_actions=validation.count, seed=validation.seed,
+        )
+        if v["seed"] is not None:
+            torch.manual_seed(v["seed"])
+        # Everything needed to rebuild this learner (see dqn_helpers.persistence), as plain
+        # Python values: np.float64 hyperparameters would make a saved file unloadable.
+        self.settings = {k: v[k] for k in ("obs_dim", "n_actions", "hidden_sizes", "learning_rate", "gamma",
+                                           "epsilon_start", "epsilon_end", "exploration_fraction", "loss",
+                                           "double_dqn", "use_target_network", "tau")}
+        self.obs_dim, self.n_actions = v["obs_dim"], v["n_actions"]
+        self.gamma = v["gamma"]
+        self.epsilon_start, self.epsilon_end = v["epsilon_start"], v["epsilon_end"]
+        self.exploration_fraction = v["exploration_fraction"]
+        self.epsilon = self.epsilon_start
+        self.loss_name = v["loss"]
+        self.double_dqn = v["double_dqn"]
+        self.tau = v["tau"]
+        self.device = torch.device(v["device"])
+        self.rng = random_stream(v["seed"], "exploration")  # independent of the replay buffer's stream
+        obs_dim, n_actions, hidden_sizes = v["obs_dim"], v["n_actions"], v["hidden_sizes"]
+        learning_rate, use_target_network = v["learning_rate"], v["use_target_network"]
 
         self.q_network = make_q_network(obs_dim, n_actions, hidden_sizes).to(self.device)
         if use_target_network:
@@ -129,36 +134,69 @@ class DeepQLearner:
         self.optimizer = Adam(self.q_network.parameters(), lr=learning_rate)
         self.last_q_mean = torch.zeros(())  # mean predicted Q of the last batch, for logging
 
+    @classmethod
+    def from_config(cls, config: DQNConfig, obs_dim: int, n_actions: int) -> DeepQLearner:
+        """The learner a :class:`~dqn_helpers.config.DQNConfig` describes, for an env's sizes.
+
+        Used by :func:`dqn_helpers.train` and ``notebooks/07_all_together.ipynb``.
+        """
+        learner_fields = ("hidden_sizes", "learning_rate", "gamma", "epsilon_start", "epsilon_end",
+                          "exploration_fraction", "loss", "double_dqn", "use_target_network", "tau", "device",
+                          "seed")
+        return cls(obs_dim, n_actions, **{name: getattr(config, name) for name in learner_fields})
+
     @property
     def uses_target_network(self) -> bool:
         return self.target_network is not self.q_network
 
+    def _as_batch(self, obs) -> tuple[np.ndarray, bool]:
+        """``obs`` as a float32 batch ``(N, obs_dim)``, and whether it was one unbatched observation."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim == 1 and obs.shape[0] == self.obs_dim:
+            return obs[None, :], True
+        if obs.ndim == 2 and obs.shape[1] == self.obs_dim:
+            return obs, False
+        raise ValueError(
+            f"Expected one observation of shape ({self.obs_dim},) or a batch of shape (N, {self.obs_dim}), "
+            f"got shape {obs.shape}. Stack observations along a first batch dimension "
+            f"(np.stack or obs[None] for a single one)."
+        )
+
     def q_values(self, obs: np.ndarray) -> np.ndarray:
-        """Q-values ``(N, n_actions)`` of a batch of observations ``(N, obs_dim)``, without gradients."""
+        """Q-values ``(N, n_actions)`` of a batch of observations ``(N, obs_dim)``, without gradients.
+
+        One unbatched observation ``(obs_dim,)`` gives its ``(n_actions,)`` Q-values.
+        """
+        batch, single = self._as_batch(obs)
         with torch.inference_mode():
-            obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
-            return self.q_network(obs_t).cpu().numpy()
+            q = self.q_network(torch.as_tensor(batch, device=self.device)).cpu().numpy()
+        return q[0] if single else q
 
-    def greedy_actions(self, obs: np.ndarray) -> np.ndarray:
-        """The action with the highest estimated value for each observation."""
-        return self.q_values(obs).argmax(axis=1)
+    def greedy_actions(self, obs: np.ndarray) -> np.ndarray | int:
+        """The action with the highest estimated value for each observation (an ``int`` for one)."""
+        batch, single = self._as_batch(obs)
+        actions = self.q_values(batch).argmax(axis=1)
+        return int(actions[0]) if single else actions
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray) -> np.ndarray | int:
         """Epsilon-greedy actions for a batch of observations, one per environment.
 
         Each environment explores on its own: with probability epsilon, *its*
         action is random, while the other environments act greedily. (Drawing
         one coin for the whole batch would make all envs explore together.)
+        One unbatched observation ``(obs_dim,)`` gets one ``int`` action.
         """
+        obs, single = self._as_batch(obs)
         n = len(obs)
         explore = self.rng.random(n) < self.epsilon
         if explore.all():  # no need for a forward pass
-            return self.rng.integers(self.n_actions, size=n)
-        actions = self.greedy_actions(obs)
-        n_random = int(explore.sum())
-        if n_random:
-            actions[explore] = self.rng.integers(self.n_actions, size=n_random)
-        return actions
+            actions = self.rng.integers(self.n_actions, size=n)
+        else:
+            actions = self.greedy_actions(obs)
+            n_random = int(explore.sum())
+            if n_random:
+                actions[explore] = self.rng.integers(self.n_actions, size=n_random)
+        return int(actions[0]) if single else actions
 
     def decay_epsilon(self, progress: float) -> float:
         """Set epsilon for a fraction ``progress`` (0 to 1) of training done; returns it."""

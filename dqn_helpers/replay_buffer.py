@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dqn_helpers import validation
+from dqn_helpers.config import DQNConfig, check_fields
+from dqn_helpers.seeds import random_stream
+
 
 @dataclass(frozen=True)
 class TransitionBatch:
@@ -50,8 +54,9 @@ class ReplayBuffer:
         capacity: how many transitions it holds; when full, the oldest are
             overwritten first.
         obs_shape: shape of one observation, e.g. ``(4,)`` for CartPole.
-        seed: seed of the buffer's own random generator, so sampling is
-            reproducible and independent of NumPy's global state.
+        seed: seeds the buffer's own random generator (the "replay" stream of
+            :mod:`dqn_helpers.seeds`), so sampling is reproducible, independent of
+            NumPy's global state and of the learner's exploration with the same seed.
 
     Example:
         >>> buf = ReplayBuffer(capacity=100, obs_shape=(4,), seed=0)
@@ -62,13 +67,14 @@ class ReplayBuffer:
     """
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], seed: int | None = None):
-        if int(capacity) <= 0:
-            raise ValueError(
-                f"ReplayBuffer capacity must be a positive number of transitions, got "
-                f"{capacity}. Use e.g. capacity=50_000."
-            )
-        self.capacity = int(capacity)
-        self.obs_shape = tuple(obs_shape)
+        # DQNConfig's rule for buffer_capacity; shapes and seeds follow the shared rules too
+        v = validation.check_all(
+            "ReplayBuffer", {"capacity": capacity, "obs_shape": obs_shape, "seed": seed},
+            {"capacity": validation.count, "obs_shape": validation.sizes, "seed": validation.seed},
+            {"capacity": DQNConfig.buffer_capacity, "obs_shape": (4,)},
+        )
+        self.capacity = v["capacity"]
+        self.obs_shape = v["obs_shape"]
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=np.float32)
         self.next_obs = np.zeros((self.capacity, *self.obs_shape), dtype=np.float32)
         self.actions = np.zeros(self.capacity, dtype=np.int64)
@@ -76,7 +82,7 @@ class ReplayBuffer:
         self.terminated = np.zeros(self.capacity, dtype=np.float32)
         self.position = 0  # index of the slot the next transition goes into
         self.size = 0  # number of slots written so far (at most capacity)
-        self.rng = np.random.default_rng(seed)
+        self.rng = random_stream(v["seed"], "replay")
 
     def __len__(self) -> int:
         return self.size
@@ -116,8 +122,7 @@ class ReplayBuffer:
 
         Only written slots can be drawn: indices come from ``[0, len(self))``.
         """
-        if int(batch_size) <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+        batch_size = check_fields("ReplayBuffer.sample", {"batch_size": batch_size})["batch_size"]
         if batch_size > self.size:
             raise ValueError(
                 f"Cannot sample a batch of {batch_size} from a replay buffer that holds "
@@ -132,3 +137,45 @@ class ReplayBuffer:
             next_obs=self.next_obs[idx],
             terminated=self.terminated[idx],
         )
+
+    def can_sample(self, batch_size: int) -> bool:
+        """Whether it holds enough transitions for a batch of ``batch_size``."""
+        return self.size >= batch_size
+
+
+class LatestTransitions:
+    """Learning without replay: remembers only the latest transitions and "samples" exactly them.
+
+    Built for the ablations in notebooks 03 and 08. It has the buffer's
+    ``remember``/``sample`` methods, so the training loop reads the same with or
+    without replay: each ``remember`` replaces what it held (the transitions of
+    one vector step, one per env), and ``sample`` returns all of them, whatever
+    the batch size, in the order they were stored. Each transition is learned
+    from once, right after it happened, as in online Q-learning.
+    """
+
+    def __init__(self):
+        self.latest: TransitionBatch | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.latest is None else len(self.latest)
+
+    def remember(self, obs, actions, rewards, next_obs, terminated) -> None:
+        """Hold these ``n`` transitions (and forget the previous ones)."""
+        self.latest = TransitionBatch(
+            obs=np.asarray(obs, dtype=np.float32),
+            actions=np.asarray(actions, dtype=np.int64),
+            rewards=np.asarray(rewards, dtype=np.float32),
+            next_obs=np.asarray(next_obs, dtype=np.float32),
+            terminated=np.asarray(terminated, dtype=np.float32),
+        )
+
+    def sample(self, batch_size: int | None = None) -> TransitionBatch:
+        """The latest transitions, all of them (``batch_size`` is ignored)."""
+        if len(self) == 0:
+            raise ValueError("LatestTransitions holds no transition yet; remember some first.")
+        return self.latest
+
+    def can_sample(self, batch_size: int | None = None) -> bool:
+        """Whether it holds at least one transition."""
+        return len(self) > 0

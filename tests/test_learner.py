@@ -139,8 +139,8 @@ def test_epsilon_schedule_endpoints_and_decay():
         (dict(gamma=1.5), "gamma"),
         (dict(gamma=-0.1), "gamma"),
         (dict(learning_rate=0.0), "learning_rate must be positive"),
-        (dict(epsilon_start=1.2), "epsilon start"),
-        (dict(epsilon_end=-0.1), "epsilon end"),
+        (dict(epsilon_start=1.2), "epsilon_start must lie in"),
+        (dict(epsilon_end=-0.1), "epsilon_end must lie in"),
         (dict(loss="l1"), "loss"),
         (dict(tau=0.0), "tau"),
     ],
@@ -148,3 +148,39 @@ def test_epsilon_schedule_endpoints_and_decay():
 def test_impossible_hyperparameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DeepQLearner(4, 2, **kwargs)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 1.0])
+def test_act_on_one_unbatched_observation_returns_one_action(epsilon):
+    agent = DeepQLearner(4, 3, seed=0)
+    agent.epsilon = epsilon
+    obs = np.array([0.1, -0.2, 0.03, 0.4], dtype=np.float32)
+    action = agent.act(obs)
+    assert isinstance(action, int) and 0 <= action < 3
+    if epsilon == 0.0:
+        assert action == agent.greedy_actions(obs) == int(agent.greedy_actions(obs[None])[0])
+    assert agent.q_values(obs).shape == (3,)
+    assert agent.act(list(obs)) in range(3)  # a plain list works too
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (1, 1, 4), (0,)])
+def test_observations_of_the_wrong_shape_say_how_to_batch_them(shape):
+    agent = DeepQLearner(4, 2, seed=0)
+    for method in (agent.act, agent.greedy_actions, agent.q_values):
+        with pytest.raises(ValueError, match=r"shape \(4,\) or a batch of shape \(N, 4\).*batch dimension"):
+            method(np.zeros(shape, dtype=np.float32))
+
+
+def test_from_config_builds_the_learner_the_config_describes():
+    from dqn_helpers import DQNConfig
+
+    config = DQNConfig(hidden_sizes=(16, 8), learning_rate=1e-4, gamma=0.5, epsilon_start=0.9, epsilon_end=0.2,
+                       exploration_fraction=0.3, loss="huber", double_dqn=True, use_target_network=False,
+                       tau=0.5, seed=3)
+    agent = DeepQLearner.from_config(config, obs_dim=6, n_actions=3)
+    expected = {name: getattr(config, name) for name in agent.settings if name not in ("obs_dim", "n_actions")}
+    assert agent.settings == {"obs_dim": 6, "n_actions": 3, **expected}
+    assert agent.optimizer.lr == 1e-4 and not agent.uses_target_network
+    same_seed = DeepQLearner.from_config(config, 6, 3)
+    assert same(params(agent.q_network), params(same_seed.q_network))  # config.seed seeds the weights
+
