@@ -19,6 +19,7 @@ import copy
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,8 @@ from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import evaluate
 from dqn_helpers.learner import DeepQLearner
 from dqn_helpers.live import make_live_view
-from dqn_helpers.replay_buffer import ReplayBuffer, TransitionBatch
-from dqn_helpers.seeds import PERIODIC_EVAL_SEED_OFFSET as EVAL_SEED_OFFSET
+from dqn_helpers.replay_buffer import LatestTransitions, ReplayBuffer
+from dqn_helpers.seeds import PERIODIC_EVAL_SEED_OFFSET
 from dqn_helpers.vector_env import make_vector_env
 
 
@@ -52,9 +53,12 @@ class TrainingResult:
     ``evaluations``: one row per periodic greedy evaluation: ``env_step``,
     ``wall_seconds``, ``mean_return``, ``std_return``.
     ``updates``: loss and mean predicted Q, logged every 50 gradient updates.
-    ``buffer``: the replay buffer as training left it.
+    ``buffer``: the replay buffer as training left it (a
+    :class:`~dqn_helpers.replay_buffer.LatestTransitions` without replay).
     ``solved_at_step`` / ``solved_at_seconds``: when a periodic evaluation first
     reached the env's reward threshold (``None`` if never).
+    ``interrupted``: True when Ctrl-C stopped training early; everything above
+    then covers the ``env_steps`` done until then.
     """
 
     agent: DeepQLearner
@@ -66,21 +70,10 @@ class TrainingResult:
     n_updates: int
     wall_seconds: float
     reward_threshold: float | None
-    buffer: ReplayBuffer | None = None
+    buffer: ReplayBuffer | LatestTransitions | None = None
     solved_at_step: int | None = None
     solved_at_seconds: float | None = None
-
-
-def _latest_batch(obs, actions, step) -> TransitionBatch:
-    """The transitions of the last vector step as a batch (training without replay)."""
-    keep = step.learnable
-    return TransitionBatch(
-        obs=obs[keep],
-        actions=np.asarray(actions)[keep],
-        rewards=step.rewards[keep],
-        next_obs=step.final_obs[keep],
-        terminated=step.terminated[keep].astype(np.float32),
-    )
+    interrupted: bool = False
 
 
 def train(config: DQNConfig | None = None, progress: bool = True, live=False, **overrides) -> TrainingResult:
@@ -95,27 +88,37 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
         live: ``True`` shows a live figure in a notebook (returns, epsilon, predicted
             Q; see :mod:`dqn_helpers.live`), nothing extra in a terminal; or pass a
             :class:`~dqn_helpers.live.LiveTrainingView` to choose its settings.
+
+    Training stops after exactly ``config.total_steps`` env steps: when that is
+    not a multiple of ``num_envs``, the last vector step counts (remembers, logs)
+    only the envs the budget has left and drops the others' steps.
+
+    Ctrl-C (or "interrupt the kernel" in Jupyter) stops training cleanly: the
+    result of the steps done so far comes back with ``interrupted=True`` (and a
+    warning), holding the episodes, evaluations and the agent (with the weights
+    of the best evaluation if ``keep_best``); the envs are closed and torch's
+    thread count is restored, as after any run.
     """
+    if config is not None and not isinstance(config, DQNConfig):
+        raise TypeError(f"train needs a DQNConfig, got {type(config).__name__}. Use train(DQNConfig(...)) or "
+                        f"pass fields as keywords: train(total_steps=...).")
     config = (config or DQNConfig()).replace(**overrides)
+    if config.learning_starts >= config.total_steps:
+        warnings.warn(f"learning_starts ({config.learning_starts}) is not below total_steps ({config.total_steps}): "
+                      f"no gradient update (or one round at the very end) will happen, so the agent stays "
+                      f"untrained. Lower learning_starts or raise total_steps.", stacklevel=2)
     start = time.perf_counter()  # the clock includes building envs and networks
     seed_everything(config.seed)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
 
     env = make_vector_env(config.env_id, config.num_envs, config.env_backend)
     obs_shape = env.single_observation_space.shape
-    agent = DeepQLearner(
-        obs_shape[0], int(env.single_action_space.n),
-        hidden_sizes=config.hidden_sizes, learning_rate=config.learning_rate, gamma=config.gamma,
-        epsilon_start=config.epsilon_start, epsilon_end=config.epsilon_end,
-        exploration_fraction=config.exploration_fraction, loss=config.loss, double_dqn=config.double_dqn,
-        use_target_network=config.use_target_network, tau=config.tau, device=config.device,
-        seed=config.seed,
-    )
-    buffer = ReplayBuffer(config.buffer_capacity, obs_shape, seed=config.seed)
+    agent = DeepQLearner.from_config(config, obs_shape[0], int(env.single_action_space.n))
+    # Without replay (an ablation) the agent learns from the latest vector step only.
+    memory = (ReplayBuffer(config.buffer_capacity, obs_shape, seed=config.seed) if config.use_replay_buffer
+              else LatestTransitions())
     threshold = env.spec.reward_threshold if env.spec is not None else None
     eval_env = make_vector_env(config.env_id, config.eval_episodes) if config.eval_every else None
-    eval_seed = config.seed + EVAL_SEED_OFFSET
+    eval_seed = config.seed + PERIODIC_EVAL_SEED_OFFSET
 
     episode_rows, eval_rows, update_rows = [], [], []
     running_return = np.zeros(config.num_envs)
@@ -124,78 +127,84 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
     solved_at_step = solved_at_seconds = None
     n_updates = 0
     n_iterations = math.ceil(config.total_steps / config.num_envs)
-    bar = tqdm(total=n_iterations * config.num_envs, disable=not progress, unit="step", mininterval=0.5)
+    bar = tqdm(total=config.total_steps, disable=not progress, unit="step", mininterval=0.5)
     view = make_live_view(live, config, threshold)  # None unless live
+    previous_threads = torch.get_num_threads()  # restored below: train leaves no side effect
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
 
     obs = env.reset(seed=config.seed)
     env_steps = 0
-    for iteration in range(n_iterations):
-        epsilon = agent.decay_epsilon(env_steps / config.total_steps)
-        actions = agent.act(obs)
-        step = env.step(actions)
-        env_steps += config.num_envs
+    epsilon, interrupted = agent.epsilon, False
+    try:
+        for iteration in range(n_iterations):
+            epsilon = agent.decay_epsilon(env_steps / config.total_steps)
+            actions = agent.act(obs)
+            step = env.step(actions)
+            # Count only the envs the budget has left (fewer than num_envs on the last step
+            # when total_steps is not a multiple of it): training stops at exactly total_steps.
+            counted = np.arange(config.num_envs) < config.total_steps - env_steps
+            new_steps = int(counted.sum())
+            env_steps += new_steps
 
-        # Remember real transitions only, with the true next state (final_obs).
-        if config.use_replay_buffer:
-            keep = step.learnable
-            if keep.all():
-                buffer.remember(obs, actions, step.rewards, step.final_obs, step.terminated)
-            else:
-                buffer.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep],
-                                step.terminated[keep])
+            # Remember real transitions only, with the true next state (final_obs).
+            keep = step.learnable & counted
+            memory.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep],
+                            step.terminated[keep])
 
-        # Bookkeeping of returns for the plots: one row per finished episode.
-        running_return += step.rewards
-        running_length += step.learnable
-        for i in np.flatnonzero(step.done):
-            episode_rows.append((env_steps, i, running_return[i], running_length[i], epsilon))
-            running_return[i], running_length[i] = 0.0, 0
+            # Bookkeeping of returns for the plots: one row per finished episode.
+            running_return += step.rewards
+            running_length += step.learnable
+            for i in np.flatnonzero(step.done & counted):
+                episode_rows.append((env_steps, i, running_return[i], running_length[i], epsilon))
+                running_return[i], running_length[i] = 0.0, 0
 
-        # Learn.
-        if env_steps >= config.learning_starts and iteration % config.train_every == 0:
-            for _ in range(config.gradient_steps):
-                if config.use_replay_buffer:
-                    if len(buffer) < config.batch_size:
+            # Learn.
+            if env_steps >= config.learning_starts and iteration % config.train_every == 0:
+                for _ in range(config.gradient_steps):
+                    if not memory.can_sample(config.batch_size):
                         break
-                    batch = buffer.sample(config.batch_size)
-                else:
-                    batch = _latest_batch(obs, actions, step)
-                    if len(batch) == 0:
-                        break
-                loss = agent.update(batch)
-                n_updates += 1
-                if n_updates % config.target_update_every == 0:
-                    agent.synchronize()
-                if n_updates % 50 == 0:
-                    update_rows.append((env_steps, n_updates, loss, agent.last_q_mean.item()))
-        obs = step.next_obs
+                    loss = agent.update(memory.sample(config.batch_size))
+                    n_updates += 1
+                    if n_updates % config.target_update_every == 0:
+                        agent.synchronize()
+                    if n_updates % 50 == 0:
+                        update_rows.append((env_steps, n_updates, loss, agent.last_q_mean.item()))
+            obs = step.next_obs
 
-        # Evaluate greedily every eval_every env steps.
-        if config.eval_every and env_steps // config.eval_every > (env_steps - config.num_envs) // config.eval_every:
-            returns = evaluate(agent, eval_env, config.eval_episodes, seed=eval_seed)
-            seconds = time.perf_counter() - start
-            eval_rows.append((env_steps, seconds, returns.mean(), returns.std()))
-            if config.keep_best and returns.mean() >= best_eval:
-                best_eval, best_weights = returns.mean(), copy.deepcopy(agent.state_dict())
-            if solved_at_step is None and threshold is not None and returns.mean() >= threshold:
-                solved_at_step, solved_at_seconds = env_steps, seconds
-                if config.stop_when_solved:
-                    bar.update(config.num_envs)
-                    break
-            bar.set_postfix(eval=f"{returns.mean():.0f}", eps=f"{epsilon:.2f}")
-        bar.update(config.num_envs)
-        if view is not None:  # returns at once unless a redraw is due
-            view.update(env_steps, epsilon, episode_rows, eval_rows, update_rows)
-    bar.close()
-    if view is not None:
+            # Evaluate greedily every eval_every env steps.
+            if config.eval_every and env_steps // config.eval_every > (env_steps - new_steps) // config.eval_every:
+                returns = evaluate(agent, eval_env, config.eval_episodes, seed=eval_seed)
+                seconds = time.perf_counter() - start
+                eval_rows.append((env_steps, seconds, returns.mean(), returns.std()))
+                if config.keep_best and returns.mean() >= best_eval:
+                    best_eval, best_weights = returns.mean(), copy.deepcopy(agent.state_dict())
+                if solved_at_step is None and threshold is not None and returns.mean() >= threshold:
+                    solved_at_step, solved_at_seconds = env_steps, seconds
+                    if config.stop_when_solved:
+                        bar.update(new_steps)
+                        break
+                bar.set_postfix(eval=f"{returns.mean():.0f}", eps=f"{epsilon:.2f}")
+            bar.update(new_steps)
+            if view is not None:  # returns at once unless a redraw is due
+                view.update(env_steps, epsilon, episode_rows, eval_rows, update_rows)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was done so far (see the docstring)
+        interrupted = True
+    finally:  # also on errors: close the envs and undo the thread setting
+        bar.close()
+        env.close()
+        if eval_env is not None:
+            eval_env.close()
+        torch.set_num_threads(previous_threads)
+    if view is not None:  # the final figure, also after Ctrl-C
         view.close(env_steps, epsilon, episode_rows, eval_rows, update_rows)
     wall_seconds = time.perf_counter() - start
 
     if best_weights is not None:
         agent.load_state_dict(best_weights)
-    env.close()
-    if eval_env is not None:
-        eval_env.close()
+    if interrupted:
+        warnings.warn(f"Training interrupted after {env_steps} of {config.total_steps} env steps; returning what "
+                      f"was done so far (result.interrupted is True).", stacklevel=2)
     return TrainingResult(
         agent=agent,
         config=config,
@@ -206,7 +215,8 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
         n_updates=n_updates,
         wall_seconds=wall_seconds,
         reward_threshold=threshold,
-        buffer=buffer,
+        buffer=memory,
         solved_at_step=solved_at_step,
         solved_at_seconds=solved_at_seconds,
+        interrupted=interrupted,
     )

@@ -1,9 +1,14 @@
+import signal
+
 import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from dqn_helpers import DQNConfig, evaluate, train
+from dqn_helpers import DeepQLearner, DQNConfig, ReplayBuffer, evaluate, make_vector_env, train
+from dqn_helpers.replay_buffer import LatestTransitions
+from dqn_helpers.seeds import PERIODIC_EVAL_SEED_OFFSET, random_stream
 
 SMALL = DQNConfig(total_steps=3_000, learning_starts=500, eval_every=1_000, eval_episodes=3, num_envs=4)
 
@@ -96,3 +101,139 @@ def test_train_rejects_unsuitable_envs():
         train(SMALL, env_id="MountainCarContinuous-v0", progress=False)
     with pytest.raises(ValueError, match="Discrete observation space"):
         train(SMALL, env_id="FrozenLake-v1", progress=False)
+
+
+# --- robust under interruptions and odd budgets (issue 10) ---
+
+def record_envs(monkeypatch):
+    """Make train's vector envs record whether they were closed."""
+    from dqn_helpers import training
+
+    made = []
+
+    def recording(*args, **kwargs):
+        env = make_vector_env(*args, **kwargs)
+        env.closed_calls = 0
+        original = env.close
+
+        def close():
+            env.closed_calls += 1
+            original()
+
+        env.close = close
+        made.append(env)
+        return env
+
+    monkeypatch.setattr(training, "make_vector_env", recording)
+    return made
+
+
+def interrupt_at_update(monkeypatch, n: int):
+    """A real Ctrl-C (SIGINT to this process) in the middle of the ``n``-th gradient update."""
+    calls = []
+    original = DeepQLearner.update
+
+    def update(self, batch):
+        calls.append(1)
+        if len(calls) == n:
+            signal.raise_signal(signal.SIGINT)
+        return original(self, batch)
+
+    monkeypatch.setattr(DeepQLearner, "update", update)
+
+
+def test_ctrl_c_returns_what_was_done_with_envs_closed(monkeypatch):
+    envs = record_envs(monkeypatch)
+    interrupt_at_update(monkeypatch, 200)  # updates start at env step 500, one per 4 env steps
+    torch.set_num_threads(2)
+    with pytest.warns(UserWarning, match="Training interrupted after"):
+        result = train(SMALL, progress=False)
+    assert result.interrupted
+    assert 1000 < result.env_steps < SMALL.total_steps
+    assert result.n_updates == 199  # the 200th was cut short by the interrupt
+    assert len(result.episodes) > 0 and result.episodes["env_step"].max() <= result.env_steps
+    assert list(result.evaluations["env_step"]) == [1000]
+    assert len(envs) == 2 and all(env.closed_calls == 1 for env in envs)
+    assert torch.get_num_threads() == 2
+    obs = np.zeros((3, 4), dtype=np.float32)
+    assert result.agent.greedy_actions(obs).shape == (3,)  # the agent is usable
+
+
+def test_train_restores_the_thread_count_even_after_an_error(monkeypatch):
+    envs = record_envs(monkeypatch)
+    torch.set_num_threads(2)
+    result = train(SMALL, torch_threads=1, eval_every=0, progress=False)
+    assert torch.get_num_threads() == 2 and not result.interrupted
+
+    def broken(self, batch):
+        assert torch.get_num_threads() == 1  # train does use the thread count it was given
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(DeepQLearner, "update", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        train(SMALL, torch_threads=1, progress=False)
+    assert torch.get_num_threads() == 2
+    assert all(env.closed_calls == 1 for env in envs)
+
+
+@pytest.mark.parametrize("total_steps, num_envs", [(1003, 4), (3, 4), (1001, 8), (999, 1)])
+def test_total_steps_is_respected_when_not_a_multiple_of_num_envs(total_steps, num_envs):
+    result = train(SMALL, total_steps=total_steps, num_envs=num_envs, learning_starts=0, eval_every=500,
+                   progress=False)
+    assert result.env_steps == total_steps
+    assert len(result.buffer) <= total_steps
+    if len(result.episodes):
+        assert result.episodes["env_step"].max() <= total_steps
+    # one evaluation per 500 env steps, at the first vector step that reaches the mark
+    evaluated_at = result.evaluations["env_step"].to_numpy()
+    marks = np.arange(500, total_steps + 1, 500)
+    assert len(evaluated_at) == len(marks) and np.all((evaluated_at >= marks) & (evaluated_at < marks + num_envs))
+
+
+def test_learning_starts_beyond_the_budget_warns():
+    with pytest.warns(UserWarning, match=r"learning_starts \(1000\) is not below total_steps \(800\)"):
+        result = train(SMALL, total_steps=800, learning_starts=1000, eval_every=0, progress=False)
+    assert result.n_updates == 0
+
+
+def test_exploration_and_replay_draw_from_independent_streams():
+    agent = DeepQLearner(4, 2, seed=0)
+    buffer = ReplayBuffer(100, (4,), seed=0)
+    assert not np.array_equal(agent.rng.random(8), buffer.rng.random(8))
+    # and each stream is still reproducible from the seed
+    np.testing.assert_array_equal(DeepQLearner(4, 2, seed=0).rng.random(8), random_stream(0, "exploration").random(8))
+    np.testing.assert_array_equal(ReplayBuffer(100, (4,), seed=0).rng.random(8), random_stream(0, "replay").random(8))
+
+
+def test_without_replay_the_loop_learns_from_the_latest_step_only():
+    result = train(SMALL, use_replay_buffer=False, eval_every=0, progress=False)
+    memory = result.buffer
+    assert isinstance(memory, LatestTransitions)
+    assert result.n_updates > 0 and 0 < len(memory) <= SMALL.num_envs
+    batch = memory.sample(SMALL.batch_size)  # batch_size is ignored: the latest transitions only
+    assert len(batch) == len(memory) and batch.obs.dtype == np.float32 and batch.terminated.dtype == np.float32
+
+
+def test_latest_transitions_forget_the_previous_step():
+    memory = LatestTransitions()
+    assert len(memory) == 0 and not memory.can_sample(1)
+    memory.remember(np.zeros((3, 2)), [0, 1, 0], [1, 1, 1], np.ones((3, 2)), [False, True, False])
+    memory.remember(np.full((2, 2), 5.0), [1, 1], [0, 0], np.full((2, 2), 6.0), [False, False])
+    batch = memory.sample(64)
+    assert memory.can_sample(64) and len(batch) == 2
+    np.testing.assert_array_equal(batch.obs, np.full((2, 2), 5.0))
+
+
+def test_periodic_evaluations_use_the_shared_seed_offset(monkeypatch):
+    from dqn_helpers import training
+
+    seeds = []
+    original = training.evaluate
+    monkeypatch.setattr(training, "evaluate", lambda *a, seed, **k: seeds.append(seed) or original(*a, seed=seed, **k))
+    train(SMALL, seed=7, total_steps=2000, progress=False)
+    assert seeds == [7 + PERIODIC_EVAL_SEED_OFFSET] * 2
+
+
+def test_train_uses_from_config():
+    result = train(SMALL, hidden_sizes=(16,), gamma=0.9, double_dqn=True, tau=0.5, eval_every=0, progress=False)
+    assert result.agent.settings == DeepQLearner.from_config(result.config, 4, 2).settings
