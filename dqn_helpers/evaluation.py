@@ -5,14 +5,17 @@ Built step by step in ``notebooks/07_all_together.ipynb``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
+from dqn_helpers import validation
 from dqn_helpers.vector_env import VectorEnv, make_vector_env
 
 Policy = Callable[[np.ndarray], np.ndarray]
+DEFAULT_MAX_STEPS = 10_000  # steps per episode when the env has no time limit of its own
 
 
 def evaluate(
@@ -20,6 +23,7 @@ def evaluate(
     env: str | VectorEnv,
     n_episodes: int = 10,
     seed: int = 10_000,
+    max_steps: int | None = None,
 ) -> np.ndarray:
     """Returns of ``n_episodes`` episodes played greedily (no exploration).
 
@@ -36,12 +40,14 @@ def evaluate(
         env: an env id, or a vector env with exactly ``n_episodes`` copies.
         n_episodes: number of episodes.
         seed: seed of the first episode.
+        max_steps: stop every episode after this many steps, with a warning, so an
+            env without a time limit cannot hang the evaluation. ``None``: the env's
+            own time limit if it has one, else ``DEFAULT_MAX_STEPS`` (10,000).
 
     Returns:
         float array ``(n_episodes,)`` of undiscounted episode returns.
     """
-    if int(n_episodes) <= 0:
-        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes}.")
+    n_episodes = validation.count("n_episodes", n_episodes, 10)
     policy = getattr(agent_or_policy, "greedy_actions", agent_or_policy)
     if not callable(policy):
         raise TypeError(
@@ -51,18 +57,20 @@ def evaluate(
     owns_env = isinstance(env, str)
     vec_env = make_vector_env(env, n_episodes) if owns_env else env
     try:
-        return _play_first_episodes(policy, vec_env, n_episodes, seed)["episode_return"]
+        return _play_first_episodes(policy, vec_env, n_episodes, seed, max_steps=max_steps)["episode_return"]
     finally:
         if owns_env:
             vec_env.close()
 
 
 def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, seed: int,
-                         gamma: float = 1.0) -> dict[str, np.ndarray]:
+                         gamma: float = 1.0, max_steps: int | None = None) -> dict[str, np.ndarray]:
     """Play the first episode of each of ``n_episodes`` env copies greedily, side by side.
 
     Returns per-episode arrays: ``episode_return`` (undiscounted), ``discounted_return``
     (``sum_t gamma^t r_t``, what a Q-value predicts), ``length`` and ``first_obs``.
+    Episodes still running after ``max_steps`` steps are cut there, with a warning
+    (``None``: the env's time limit, else ``DEFAULT_MAX_STEPS``).
     """
     if vec_env.num_envs != n_episodes:
         raise ValueError(
@@ -73,8 +81,12 @@ def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, se
     discounted = np.zeros(n_episodes, dtype=np.float64)
     lengths = np.zeros(n_episodes, dtype=np.int64)
     finished = np.zeros(n_episodes, dtype=bool)
+    if max_steps is None:
+        max_steps = getattr(vec_env.spec, "max_episode_steps", None) or DEFAULT_MAX_STEPS
+    else:
+        max_steps = validation.count("max_steps", max_steps, DEFAULT_MAX_STEPS)
     obs = first_obs = vec_env.reset(seed=seed)
-    while not finished.all():
+    for _ in range(max_steps):
         step = vec_env.step(np.asarray(policy(obs)))
         rewards = np.where(finished, 0.0, step.rewards)
         returns += rewards
@@ -82,12 +94,18 @@ def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, se
         lengths += ~finished
         finished |= step.done
         obs = step.next_obs
+        if finished.all():
+            break
+    if not finished.all():
+        warnings.warn(f"Evaluation cut {int((~finished).sum())} of {n_episodes} episodes after max_steps={max_steps} "
+                      f"steps; their returns cover only those steps. Pass a larger max_steps, or give the env a "
+                      f"time limit (gymnasium.wrappers.TimeLimit).", stacklevel=3)
     return {"episode_return": returns, "discounted_return": discounted, "length": lengths,
             "first_obs": np.asarray(first_obs)}
 
 
 def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000,
-                    gamma: float | None = None) -> pd.DataFrame:
+                    gamma: float | None = None, max_steps: int | None = None) -> pd.DataFrame:
     """Greedy episodes on fresh seeded starts, with what the agent *predicted* for each.
 
     Built step by step in ``notebooks/02_q_networks.ipynb``; used by the experiment runner.
@@ -104,16 +122,16 @@ def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000
         n_episodes: number of episodes (one per start state).
         seed: seed of the first episode's start state.
         gamma: discount of ``discounted_return``; default the agent's own.
+        max_steps: cut episodes after this many steps, as in :func:`evaluate`.
 
     Returns:
         one row per episode: ``episode_return``, ``discounted_return``, ``q_start``, ``length``.
     """
-    if int(n_episodes) <= 0:
-        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes}.")
+    n_episodes = validation.count("n_episodes", n_episodes, 10)
     gamma = agent.gamma if gamma is None else gamma
     vec_env = make_vector_env(env_id, n_episodes)
     try:
-        played = _play_first_episodes(agent.greedy_actions, vec_env, n_episodes, seed, gamma)
+        played = _play_first_episodes(agent.greedy_actions, vec_env, n_episodes, seed, gamma, max_steps)
     finally:
         vec_env.close()
     q_start = agent.q_values(played.pop("first_obs")).max(axis=1)

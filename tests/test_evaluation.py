@@ -1,0 +1,67 @@
+"""evaluate is bounded: an env without a time limit cannot hang it."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from dqn_helpers import evaluate
+from dqn_helpers.evaluation import DEFAULT_MAX_STEPS
+
+
+class NeverEnding(gym.Env):
+    """Reward 1 per step, and the episode never ends (no termination, no time limit)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, dtype=np.float32), 1.0, False, False, {}
+
+
+gym.register("NeverEnding-v0", entry_point=NeverEnding, max_episode_steps=None)
+
+
+def always_left(obs):
+    return np.zeros(len(obs), dtype=np.int64)
+
+
+def test_max_steps_cuts_endless_episodes_with_a_warning():
+    with pytest.warns(UserWarning, match="cut 3 of 3 episodes after max_steps=50"):
+        returns = evaluate(always_left, "NeverEnding-v0", n_episodes=3, max_steps=50)
+    np.testing.assert_array_equal(returns, [50.0, 50.0, 50.0])
+
+
+def test_default_bound_applies_without_a_time_limit():
+    with pytest.warns(UserWarning, match=f"max_steps={DEFAULT_MAX_STEPS}"):
+        returns = evaluate(always_left, "NeverEnding-v0", n_episodes=1)
+    assert returns[0] == DEFAULT_MAX_STEPS
+
+
+def test_episodes_within_the_time_limit_are_not_cut(recwarn):
+    returns = evaluate(always_left, "CartPole-v1", n_episodes=4, seed=0)  # the env's own limit (500) applies
+    assert np.all(returns < 500) and not [w for w in recwarn if "max_steps" in str(w.message)]
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(max_steps=0), "max_steps must be a positive whole number"),
+    (dict(max_steps=10.5), "max_steps counts something"),
+    (dict(n_episodes=2.5), "n_episodes counts something"),
+    (dict(n_episodes="3"), "write 3 without quotes"),
+])
+def test_counts_are_checked(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        evaluate(always_left, "CartPole-v1", **{"n_episodes": 2, **kwargs})
+
+
+def test_greedy_rollouts_are_bounded_too():
+    from dqn_helpers import DeepQLearner, greedy_rollouts
+
+    agent = DeepQLearner(2, 2, seed=0)
+    with pytest.warns(UserWarning, match="cut 2 of 2 episodes after max_steps=20"):
+        rollouts = greedy_rollouts(agent, "NeverEnding-v0", n_episodes=2, max_steps=20, gamma=0.5)
+    np.testing.assert_array_equal(rollouts["length"], [20, 20])
+    np.testing.assert_allclose(rollouts["discounted_return"], (1 - 0.5**20) / (1 - 0.5))
