@@ -8,10 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from dataclasses import fields
+from pathlib import Path
 
 from dqn_helpers.config import DQNConfig
+from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
+
+INTERRUPTED = 130  # exit status of a program stopped by Ctrl-C (128 + SIGINT)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag gets one line (not the whole usage) like every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _bool(text: str) -> bool:
@@ -22,9 +35,23 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _whole(text: str) -> int:
+    """A whole number, also written ``1e5`` or ``100_000``."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dqn_helpers",
-                                     description="Deep Q-Learning from the command line.")
+    parser = _Parser(prog="python -m dqn_helpers", description="Deep Q-Learning from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     train_cmd = commands.add_parser(
         "train", help="train, evaluate and summarize one agent",
@@ -41,13 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
             train_cmd.add_argument(flag, dest=f.name, type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
                                    help=help_text)
         elif isinstance(default, tuple):
-            train_cmd.add_argument(flag, dest=f.name, type=int, nargs="+", default=argparse.SUPPRESS,
+            train_cmd.add_argument(flag, dest=f.name, type=_whole, nargs="+", default=argparse.SUPPRESS,
                                    help=help_text)
         else:
-            train_cmd.add_argument(flag, dest=f.name, type=type(default), default=argparse.SUPPRESS,
-                                   help=help_text)
-    train_cmd.add_argument("--final-eval-episodes", type=int, default=20,
-                           help="episodes of the final greedy evaluation")
+            train_cmd.add_argument(flag, dest=f.name, type=_whole if isinstance(default, int) else type(default),
+                                   default=argparse.SUPPRESS, help=help_text)
+    train_cmd.add_argument("--final-eval-episodes", type=_whole, default=20,
+                           help="episodes of the final greedy evaluation; 0 skips it")
     train_cmd.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     train_cmd.add_argument("--save", metavar="PATH", help="save the trained agent to this file (.pt)")
     train_cmd.add_argument("--plot", metavar="PATH", help="save a plot of the returns to this file (.png)")
@@ -55,37 +82,104 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_train(args: argparse.Namespace) -> dict:
-    """Train as the parsed arguments say; return the summary as a dict."""
-    from dqn_helpers.evaluation import greedy_rollouts
-    from dqn_helpers.presets import PRESETS
-    from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
-    from dqn_helpers.training import train
+def _check_output_file(path: str, flag: str) -> Path:
+    """Refuse now, not after training, a path that cannot be written."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name inside it, e.g. {path / 'agent.pt'}")
+    existing = next(p for p in path.parents if p.exists())  # the filesystem root always exists
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {path}: {existing} is a file, not a folder; choose another path")
+    if not os.access(existing, os.W_OK):
+        raise ValueError(f"{flag} {path}: no permission to write into {existing}; choose another folder")
+    return path
 
+
+def check_before_training(args: argparse.Namespace) -> DQNConfig:
+    """Every check that can be made before training, so no finished run is lost to a typo.
+
+    Missing folders of ``--save`` and ``--plot`` are created once everything else passed.
+    """
     given = {f.name: (tuple(v) if isinstance(v := getattr(args, f.name), list) else v)
              for f in fields(DQNConfig) if hasattr(args, f.name)}
     config = DQNConfig.for_env(given.pop("env_id", DQNConfig().env_id), **given)
+    if args.final_eval_episodes < 0:
+        raise ValueError(f"--final-eval-episodes must be >= 0 (0 skips the final evaluation), got "
+                         f"{args.final_eval_episodes}")
+    outputs = []
+    if args.save:
+        outputs.append(_check_output_file(args.save, "--save"))
+    if args.plot:
+        outputs.append(_check_output_file(args.plot, "--plot"))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        supported = Figure().canvas.get_supported_filetypes()
+        suffix = Path(args.plot).suffix.lstrip(".").lower()
+        if suffix not in supported:
+            kind = f".{suffix} files" if suffix else "a file without an extension"
+            raise ValueError(f"--plot {args.plot}: matplotlib cannot write {kind}; end the name with one of "
+                             f"{', '.join('.' + k for k in sorted(supported))} (e.g. .png)")
+    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+        raise ValueError("--save and --plot name the same file; give them different names")
+    from dqn_helpers.vector_env import check_env_spaces, make_env
+
+    env = make_env(config.env_id)  # unknown ids and missing extra packages (box2d) fail here, not after training
+    check_env_spaces(env.observation_space, env.action_space, config.env_id)
+    env.close()
+    for path in outputs:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"cannot create the folder {path.parent} ({err.strerror})") from None
+    return config
+
+
+def run_train(args: argparse.Namespace) -> dict:
+    """Train as the parsed arguments say; return the summary as a dict.
+
+    Ctrl-C during training or the final evaluation ends them early; the summary
+    then covers what was done and says ``"interrupted": true``.
+    """
+    from dqn_helpers.evaluation import greedy_rollouts
+    from dqn_helpers.presets import PRESETS
+    from dqn_helpers.training import train
+
+    config = check_before_training(args)
     show_progress = not (args.no_progress or args.json) and sys.stderr.isatty()
-    result = train(config, progress=show_progress)
-    final = greedy_rollouts(result.agent, config.env_id, args.final_eval_episodes,
-                            seed=config.seed + FINAL_EVAL_SEED_OFFSET)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Training interrupted")  # main() prints its own line
+        result = train(config, progress=show_progress)
+    interrupted, final = result.interrupted, None
+    if args.final_eval_episodes and not interrupted:
+        try:
+            final = greedy_rollouts(result.agent, config.env_id, args.final_eval_episodes,
+                                    seed=config.seed + FINAL_EVAL_SEED_OFFSET)
+        except KeyboardInterrupt:
+            interrupted = True
+    collected = None if final is None else float(final.discounted_return.mean())
+    predicted = None if final is None else float(final.q_start.mean())
     summary = {
         "env": config.env_id,
         "preset": config.env_id if config.env_id in PRESETS else "none (DQNConfig defaults)",
         "seed": config.seed,
         "env_steps": result.env_steps,
+        "total_steps": config.total_steps,
+        "interrupted": interrupted,
         "updates": result.n_updates,
         "wall_seconds": round(result.wall_seconds, 2),
         "reward_threshold": result.reward_threshold,
         "solved_at_step": result.solved_at_step,
         "solved_at_seconds": None if result.solved_at_seconds is None else round(result.solved_at_seconds, 2),
-        "final_eval_mean": float(final.episode_return.mean()),
-        "final_eval_std": float(final.episode_return.std(ddof=0)),
+        "final_eval_mean": None if final is None else float(final.episode_return.mean()),
+        "final_eval_std": None if final is None else float(final.episode_return.std(ddof=0)),
         # calibration: what the agent predicted at the start states vs what it collected
-        "q_start_mean": round(float(final.q_start.mean()), 2),
-        "discounted_return_mean": round(float(final.discounted_return.mean()), 2),
-        "q_ratio": round(float(final.q_start.mean() / final.discounted_return.mean()), 3),
-        "final_eval_episodes": args.final_eval_episodes,
+        "q_start_mean": None if final is None else round(predicted, 2),
+        "discounted_return_mean": None if final is None else round(collected, 2),
+        "q_ratio": round(predicted / collected, 3) if collected else None,  # None: nothing to compare with
+        "final_eval_episodes": 0 if final is None else args.final_eval_episodes,
         "episodes": len(result.episodes),
     }
     if args.save:
@@ -93,10 +187,9 @@ def run_train(args: argparse.Namespace) -> dict:
 
         save_agent(result.agent, args.save, config=config.to_dict(), summary=summary)
         summary["saved_to"] = args.save
-    if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
+    if args.plot and len(result.episodes) == 0:
+        summary["plot"] = None  # nothing to draw: no episode finished
+    elif args.plot:
         from dqn_helpers.plotting import plot_returns
 
         plot_returns(result.episodes, threshold=result.reward_threshold, path=args.plot,
@@ -112,24 +205,43 @@ def print_summary(summary: dict) -> None:
     print(f"{summary['env']} seed {summary['seed']} (preset: {summary['preset']}): {summary['env_steps']:,} env steps, "
           f"{summary['updates']:,} updates in {summary['wall_seconds']} s")
     print(f"  periodic greedy evaluation {solved}")
-    print(f"  final greedy evaluation: {summary['final_eval_mean']:.1f} ± {summary['final_eval_std']:.1f} "
-          f"over {summary['final_eval_episodes']} episodes")
-    print(f"  predicted value of the start states {summary['q_start_mean']:.1f} vs discounted return "
-          f"collected {summary['discounted_return_mean']:.1f} (ratio {summary['q_ratio']:.2f}; 1 = calibrated)")
-    for key in ("saved_to", "plot"):
-        if key in summary:
-            print(f"  {key.replace('_', ' ')}: {summary[key]}")
+    if summary["final_eval_mean"] is None:
+        print("  final greedy evaluation: skipped")
+    else:
+        print(f"  final greedy evaluation: {summary['final_eval_mean']:.1f} ± {summary['final_eval_std']:.1f} "
+              f"over {summary['final_eval_episodes']} episodes")
+        ratio = "n/a" if summary["q_ratio"] is None else f"{summary['q_ratio']:.2f}"
+        print(f"  predicted value of the start states {summary['q_start_mean']:.1f} vs discounted return "
+              f"collected {summary['discounted_return_mean']:.1f} (ratio {ratio}; 1 = calibrated)")
+    if "saved_to" in summary:
+        print(f"  saved to: {summary['saved_to']}")
+    if "plot" in summary:
+        print(f"  plot: {summary['plot'] or 'none (no episode finished)'}")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 done, 2 bad input (one line on stderr, before any training), 130 Ctrl-C."""
     args = build_parser().parse_args(argv)
-    try:
-        summary = run_train(args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning  # e.g. learning_starts beyond the budget: one line
+        warnings.simplefilter("ignore", DeprecationWarning)  # libraries' notes to developers, not to users
+        try:
+            summary = run_train(args)
+        except (ValueError, TypeError, OSError, ImportError) as err:  # bad input: one clear line, no traceback
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # before training started, or while saving (the save is atomic)
+            print("Interrupted (Ctrl-C); nothing was saved.", file=sys.stderr)
+            return INTERRUPTED
+    if summary["interrupted"]:
+        print(f"Interrupted (Ctrl-C) after {summary['env_steps']} of {summary['total_steps']} env steps; "
+              f"summary of what was done{' (agent saved)' if 'saved_to' in summary else ''}:", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:
         print_summary(summary)
-    return 0
+    return INTERRUPTED if summary["interrupted"] else 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from difflib import get_close_matches
 
 import gymnasium as gym
 import numpy as np
@@ -195,19 +196,22 @@ VectorEnv = VectorizedEnvWrapper | GymnasiumVectorEnv
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
-    """``gymnasium.make`` with an error that says what to do when the id is unknown."""
+    """``gymnasium.make`` with errors that say what to do: unknown ids get the closest
+    registered ids, envs that need extra packages say which to install."""
     try:
         return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as err:
+        raise ImportError(f"{env_id} needs a package that is not installed: {err}") from None
+    except ModuleNotFoundError as err:  # "module:EnvId" ids import the module first
+        raise ImportError(f"Could not make {env_id!r}: {err}") from None
     except gym.error.Error as err:
         if env_id in gym.registry:
             raise
-        close = [k for k in gym.registry if k.split("-")[0].lower() in env_id.lower()]
-        hint = f" Did you mean {', '.join(sorted(close)[:3])}?" if close else ""
-        raise ValueError(
-            f"Unknown gymnasium environment id {env_id!r}.{hint} Pick a registered id such "
-            f"as CartPole-v1, Acrobot-v1, MountainCar-v0 or LunarLander-v3 "
-            f"(list them with gymnasium.pprint_registry())."
-        ) from err
+        by_lower = {name.lower(): name for name in gym.registry}
+        close = [by_lower[name] for name in get_close_matches(str(env_id).lower(), by_lower, n=3, cutoff=0.6)]
+        hint = (f"Closest registered ids: {', '.join(close)}." if close else "Pick a registered id such as "
+                "CartPole-v1, Acrobot-v1, MountainCar-v0 or LunarLander-v3 (gymnasium.pprint_registry() lists all).")
+        raise ValueError(f"Unknown gymnasium environment id {env_id!r} (gymnasium says: {err}). {hint}") from None
 
 
 def make_vector_env(env_id: str, num_envs: int, backend: str = "gymnasium") -> VectorEnv:

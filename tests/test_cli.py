@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from contextlib import nullcontext
 
 import pytest
 
@@ -64,3 +65,164 @@ def test_bad_input_exits_non_zero_with_one_clear_line(args, expected):
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and expected in lines[0], proc.stderr
+
+
+# --- nothing a user does loses a finished run or prints a traceback (issue 10) ---
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail loudly if training starts: the checks under test must come first."""
+    from dqn_helpers import training
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started before the input was checked")
+
+    monkeypatch.setattr(training, "train", train)
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--final-eval-episodes", "-1"], "--final-eval-episodes must be >= 0"),
+        (["--plot", "returns.xyz"], "matplotlib cannot write .xyz files"),
+        (["--plot", "returns"], "matplotlib cannot write a file without an extension"),
+        (["--env", "CartPol-v1"], "Closest registered ids: CartPole-v1"),
+        (["--env", "lunarlander-v3"], "Closest registered ids: LunarLander-v3"),
+        (["--env", "LunarLander-v2"], "Please use `LunarLander-v3` instead"),
+        (["--env", "MountainCarContinuous-v0"], "Discrete action space"),
+        (["--learning-rate", "inf"], "learning_rate must be a finite number"),
+        (["--gamma", "nan"], "gamma must be a finite number"),
+        (["--device", "nonsense"], "device 'nonsense' is not a torch device"),
+        (["--hidden-sizes", "0"], "hidden_sizes[0] must be a positive whole number"),
+        (["--batch-size", "64.5"], "--batch-size: expected a whole number, got '64.5'"),
+        (["--total-steps", "lots"], "--total-steps: expected a whole number"),
+        (["--double-dqn", "maybe"], "--double-dqn: expected true or false"),
+        (["--num-envs", "16", "--buffer-capacity", "8", "--batch-size", "4"], "num_envs (16) is larger"),
+    ],
+)
+def test_bad_input_is_refused_before_training(no_training, capsys, args, expected):
+    with pytest.raises(SystemExit) if "expected" in expected else nullcontext():
+        assert main(["train", *args]) == 2
+    assert expected in one_error_line(capsys)
+
+
+def test_output_paths_are_checked_before_training(no_training, capsys, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    cases = [
+        (["--save", str(tmp_path)], "is a folder; give a file name inside it"),
+        (["--save", str(a_file / "agent.pt")], "notes.txt is a file, not a folder"),
+        (["--plot", str(a_file / "deeper" / "returns.png")], "notes.txt is a file, not a folder"),
+        (["--plot", str(tmp_path)], "is a folder"),
+        (["--save", str(tmp_path / "x.png"), "--plot", str(tmp_path / "x.png")], "name the same file"),
+        (["--save", str(tmp_path / "new" / "a.pt"), "--plot", str(tmp_path / "new" / "r.xyz")], "cannot write .xyz"),
+    ]
+    for args, expected in cases:
+        assert main(["train", *args]) == 2
+        assert expected in one_error_line(capsys)
+    assert not (tmp_path / "new").exists()  # folders are created only once every check passed
+
+
+def test_missing_folders_are_created_up_front_and_final_eval_zero_skips(capsys, tmp_path):
+    save, plot = tmp_path / "new" / "deeper" / "agent.pt", tmp_path / "figures" / "returns.png"
+    code = main(["train", *FAST, "--final-eval-episodes", "0", "--save", str(save), "--plot", str(plot), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["final_eval_mean"] is None and summary["final_eval_episodes"] == 0
+    assert save.stat().st_size > 0 and plot.stat().st_size > 0
+
+
+def test_a_run_without_finished_episodes_still_ends_well(capsys, tmp_path):
+    code = main(["train", "--total-steps", "5", "--num-envs", "2", "--learning-starts", "0", "--batch-size", "2",
+                 "--eval-every", "0", "--final-eval-episodes", "1", "--plot", str(tmp_path / "r.png"),
+                 "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "5 env steps" in out and "plot: none (no episode finished)" in out
+
+
+def test_learning_starts_beyond_the_budget_warns_in_one_line(capsys):
+    assert main(["train", *FAST, "--learning-starts", "5000", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: learning_starts (5000) is not below total_steps (2000)" in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_ctrl_c_prints_one_line_and_the_summary_saves_and_exits_130(monkeypatch, capsys, tmp_path):
+    from dqn_helpers import DeepQLearner
+
+    calls = []
+    original = DeepQLearner.update
+
+    def update(self, batch):
+        calls.append(1)
+        if len(calls) == 100:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(DeepQLearner, "update", update)
+    code = main(["train", *FAST, "--save", str(tmp_path / "agent.pt"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert captured.err.startswith("Interrupted (Ctrl-C) after ") and "of 2000 env steps" in captured.err
+    assert len(captured.err.splitlines()) == 1 and "Traceback" not in captured.err
+    assert "CartPole-v1 seed 0 (preset: CartPole-v1):" in captured.out
+    assert "final greedy evaluation: skipped" in captured.out
+    from dqn_helpers.persistence import load_agent
+
+    saved = load_agent(tmp_path / "agent.pt")
+    assert saved.metadata["summary"]["interrupted"] is True and saved.metadata["summary"]["env_steps"] < 2000
+
+
+DRIVER = """
+import os, signal, sys
+from dqn_helpers import DeepQLearner
+from dqn_helpers.cli import main
+original, calls = DeepQLearner.update, []
+def update(self, batch):  # a real SIGINT, as from Ctrl-C in a terminal, at the 50th update
+    calls.append(1)
+    if len(calls) == 50:
+        os.kill(os.getpid(), signal.SIGINT)
+    return original(self, batch)
+DeepQLearner.update = update
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_real_sigint_in_a_subprocess_exits_130_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", DRIVER, "train", *FAST, "--json", "--save", str(tmp_path / "a.pt")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("Interrupted (Ctrl-C)")
+    summary = json.loads(proc.stdout)
+    assert summary["interrupted"] is True and summary["env_steps"] < 2000 and summary["saved_to"]
+
+
+def test_missing_extra_dependency_is_one_line_before_training(tmp_path):
+    hide_box2d = ("import sys; sys.modules['Box2D'] = None; from dqn_helpers.cli import main; "
+                  "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", hide_box2d, "train", "--env", "LunarLander-v3",
+                           "--save", str(tmp_path / "a.pt")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "LunarLander-v3 needs a package that is not installed" in lines[0]
+    assert 'pip install "gymnasium[box2d]"' in lines[0]
+    assert not (tmp_path / "a.pt").exists()
+
+
+def test_final_evaluation_uses_the_shared_seed_offset(monkeypatch, capsys):
+    from dqn_helpers import evaluation
+    from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
+
+    seeds = []
+    original = evaluation.greedy_rollouts
+    monkeypatch.setattr(evaluation, "greedy_rollouts",
+                        lambda *a, seed, **k: seeds.append(seed) or original(*a, seed=seed, **k))
+    assert main(["train", *FAST, "--seed", "4", "--no-progress"]) == 0
+    assert seeds == [4 + FINAL_EVAL_SEED_OFFSET]
