@@ -48,6 +48,7 @@ def evaluate(
         float array ``(n_episodes,)`` of undiscounted episode returns.
     """
     n_episodes = validation.count("n_episodes", n_episodes, 10)
+    seed = validation.count("seed", seed, 10_000, minimum=0)
     policy = getattr(agent_or_policy, "greedy_actions", agent_or_policy)
     if not callable(policy):
         raise TypeError(

@@ -52,6 +52,9 @@ def save_agent(agent: DeepQLearner, path: str | Path, /, **metadata) -> Path:
     same folder and then renamed, so an interrupted save never leaves a broken file
     (and never destroys an earlier one at the same path). Missing folders are created.
     """
+    if not isinstance(agent, DeepQLearner):
+        raise TypeError(f"save_agent saves a DeepQLearner, got {type(agent).__name__} (for a training result, "
+                        f"pass result.agent).")
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; save the agent to a file inside it, e.g. {path / 'agent.pt'}.")

@@ -101,8 +101,19 @@ class ReplayBuffer:
         episode that just ended, the last observation of that episode, never
         the first observation of the next one.
         """
-        obs = np.asarray(obs, dtype=np.float32).reshape(-1, *self.obs_shape)
-        n = len(obs)
+        given = (obs, actions, rewards, next_obs, terminated)
+        try:  # every field in shape before any is written, so a bad call changes nothing
+            obs = np.asarray(obs, dtype=np.float32).reshape(-1, *self.obs_shape)
+            n = len(obs)
+            next_obs = np.asarray(next_obs, dtype=np.float32).reshape(n, *self.obs_shape)
+            actions, rewards, terminated = (np.asarray(x).reshape(n) for x in (actions, rewards, terminated))
+        except ValueError:
+            shapes = ", ".join(f"{name} {np.shape(x)}" for name, x in
+                               zip(("obs", "actions", "rewards", "next_obs", "terminated"), given))
+            raise ValueError(
+                f"remember stores n transitions: obs and next_obs of shape (n, {', '.join(map(str, self.obs_shape))}), "
+                f"actions, rewards and terminated of shape (n,). Got {shapes}."
+            ) from None
         if n > self.capacity:
             raise ValueError(
                 f"Cannot store {n} transitions at once in a buffer of capacity "
@@ -110,10 +121,10 @@ class ReplayBuffer:
             )
         slots = (self.position + np.arange(n)) % self.capacity
         self.obs[slots] = obs
-        self.next_obs[slots] = np.asarray(next_obs, dtype=np.float32).reshape(n, *self.obs_shape)
-        self.actions[slots] = np.asarray(actions).reshape(n)
-        self.rewards[slots] = np.asarray(rewards).reshape(n)
-        self.terminated[slots] = np.asarray(terminated).reshape(n)
+        self.next_obs[slots] = next_obs
+        self.actions[slots] = actions
+        self.rewards[slots] = rewards
+        self.terminated[slots] = terminated
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from dqn_helpers import validation
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import evaluate
 from dqn_helpers.learner import DeepQLearner
@@ -103,6 +104,7 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
         raise TypeError(f"train needs a DQNConfig, got {type(config).__name__}. Use train(DQNConfig(...)) or "
                         f"pass fields as keywords: train(total_steps=...).")
     config = (config or DQNConfig()).replace(**overrides)
+    progress = validation.boolean("progress", progress)
     if config.learning_starts >= config.total_steps:
         warnings.warn(f"learning_starts ({config.learning_starts}) is not below total_steps ({config.total_steps}): "
                       f"no gradient update (or one round at the very end) will happen, so the agent stays "

@@ -51,6 +51,7 @@ def test_episodes_within_the_time_limit_are_not_cut(recwarn):
     (dict(max_steps=10.5), "max_steps counts something"),
     (dict(n_episodes=2.5), "n_episodes counts something"),
     (dict(n_episodes="3"), "write 3 without quotes"),
+    (dict(seed=-1), "seed must be a whole number >= 0"),
 ])
 def test_counts_are_checked(kwargs, words):
     with pytest.raises(ValueError, match=words):

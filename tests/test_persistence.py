@@ -146,3 +146,8 @@ def test_load_agent_says_what_it_got_and_what_it_expected(tmp_path, write, words
     assert words in message, message
     assert "save_agent" in message or "Save the agent again" in message
     assert len(message.splitlines()) == 1
+
+
+def test_saving_something_else_than_an_agent_says_what_to_pass(tmp_path):
+    with pytest.raises(TypeError, match="save_agent saves a DeepQLearner, got dict"):
+        save_agent({"weights": 1}, tmp_path / "a.pt")

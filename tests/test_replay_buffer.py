@@ -91,3 +91,19 @@ def test_non_positive_batch_size_is_rejected():
     fill(buffer, 0, 10)
     with pytest.raises(ValueError, match="batch_size must be a positive"):
         buffer.sample(0)
+
+
+@pytest.mark.parametrize(
+    "obs, actions, next_obs",
+    [
+        (np.zeros((3, 5)), np.zeros(3), np.zeros((3, 4))),  # obs of the wrong width
+        (np.zeros((3, 4)), np.zeros(2), np.zeros((3, 4))),  # one action missing
+        (np.zeros((3, 4)), np.zeros(3), np.zeros((2, 4))),  # next_obs of another batch
+        (np.full((3, 4), "x"), np.zeros(3), np.zeros((3, 4))),  # not numbers
+    ],
+)
+def test_remember_names_the_expected_shapes_and_changes_nothing(obs, actions, next_obs):
+    buffer = ReplayBuffer(capacity=10, obs_shape=(4,), seed=0)
+    with pytest.raises(ValueError, match=r"obs and next_obs of shape \(n, 4\).*Got obs"):
+        buffer.remember(obs, actions, np.zeros(3), next_obs, np.zeros(3, bool))
+    assert len(buffer) == 0 and buffer.position == 0 and not buffer.obs.any()

@@ -128,9 +128,11 @@ def test_misspelt_field_names_get_the_closest_field():
         train(doubledqn=True, progress=False)
 
 
-def test_train_wants_a_config_not_a_dict():
+def test_train_wants_a_config_not_a_dict_and_a_real_boolean():
     with pytest.raises(TypeError, match="train needs a DQNConfig, got dict"):
         train({"seed": 1}, progress=False)
+    with pytest.raises(ValueError, match="progress must be True or False"):
+        train(progress="no")
 
 
 @pytest.mark.parametrize(
