@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Interrupted (Ctrl-C); nothing was saved.", file=sys.stderr)
             return INTERRUPTED
     if summary["interrupted"]:
-        print(f"Interrupted (Ctrl-C) after {summary['env_steps']} of {summary['total_steps']} env steps; "
+        print(f"Interrupted (Ctrl-C) after {summary['env_steps']:,} of {summary['total_steps']:,} env steps; "
               f"summary of what was done{' (agent saved)' if 'saved_to' in summary else ''}:", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))

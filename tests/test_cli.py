@@ -170,7 +170,7 @@ def test_ctrl_c_prints_one_line_and_the_summary_saves_and_exits_130(monkeypatch,
     code = main(["train", *FAST, "--save", str(tmp_path / "agent.pt"), "--no-progress"])
     captured = capsys.readouterr()
     assert code == 130
-    assert captured.err.startswith("Interrupted (Ctrl-C) after ") and "of 2000 env steps" in captured.err
+    assert captured.err.startswith("Interrupted (Ctrl-C) after ") and "of 2,000 env steps" in captured.err
     assert len(captured.err.splitlines()) == 1 and "Traceback" not in captured.err
     assert "CartPole-v1 seed 0 (preset: CartPole-v1):" in captured.out
     assert "final greedy evaluation: skipped" in captured.out
@@ -226,3 +226,30 @@ def test_final_evaluation_uses_the_shared_seed_offset(monkeypatch, capsys):
                         lambda *a, seed, **k: seeds.append(seed) or original(*a, seed=seed, **k))
     assert main(["train", *FAST, "--seed", "4", "--no-progress"]) == 0
     assert seeds == [4 + FINAL_EVAL_SEED_OFFSET]
+
+
+def test_ctrl_c_during_the_final_evaluation_keeps_the_trained_agent(monkeypatch, capsys, tmp_path):
+    from dqn_helpers import evaluation
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "greedy_rollouts", interrupted)
+    code = main(["train", *FAST, "--save", str(tmp_path / "agent.pt"), "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert code == 130 and summary["interrupted"] and summary["env_steps"] == 2000
+    assert summary["final_eval_mean"] is None and (tmp_path / "agent.pt").exists()
+    assert captured.err.startswith("Interrupted (Ctrl-C) after 2,000 of 2,000 env steps")
+
+
+def test_ctrl_c_before_training_exits_130_in_one_line(monkeypatch, capsys):
+    from dqn_helpers import vector_env
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vector_env, "make_env", interrupted)
+    assert main(["train", *FAST]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == "Interrupted (Ctrl-C); nothing was saved.\n"
