@@ -237,3 +237,17 @@ def test_periodic_evaluations_use_the_shared_seed_offset(monkeypatch):
 def test_train_uses_from_config():
     result = train(SMALL, hidden_sizes=(16,), gamma=0.9, double_dqn=True, tau=0.5, eval_every=0, progress=False)
     assert result.agent.settings == DeepQLearner.from_config(result.config, 4, 2).settings
+
+
+def test_evaluation_seed_offsets_are_written_only_in_seeds_py():
+    from pathlib import Path
+
+    import dqn_helpers
+    from dqn_helpers import seeds
+
+    package = Path(dqn_helpers.__file__).parent
+    literals = {f"{seeds.PERIODIC_EVAL_SEED_OFFSET:_}", f"{seeds.FINAL_EVAL_SEED_OFFSET:_}",
+                str(seeds.PERIODIC_EVAL_SEED_OFFSET), str(seeds.FINAL_EVAL_SEED_OFFSET)}
+    offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
+                 if path.name != "seeds.py" and any(text in path.read_text() for text in literals)]
+    assert not offenders, f"import the offsets from dqn_helpers.seeds instead: {offenders}"
