@@ -99,6 +99,8 @@ def run_one(config: DQNConfig, final_eval_episodes: int = 20) -> dict:
     try:
         cpu_start = time.process_time()
         result = train(config, progress=False)
+        if result.interrupted:  # train() returns on Ctrl-C; here it must stop the whole experiment
+            raise KeyboardInterrupt
         row = {
             "cpu_seconds": time.process_time() - cpu_start,
             "peak_rss_mb": _peak_rss_mb(),
