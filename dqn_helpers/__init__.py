@@ -13,7 +13,7 @@ Each piece names the notebook that builds it step by step:
 ``train``, ``evaluate``   notebooks/07_all_together.ipynb
 ``plot_returns``          notebooks/07_all_together.ipynb
 ``run_experiments``       notebooks/02_q_networks.ipynb (and every later comparison)
-``greedy_rollouts``       notebooks/02_q_networks.ipynb
+``greedy_rollouts``       notebooks/07_all_together.ipynb
 probe environments        notebooks/09_write_your_own_dqn.ipynb
 ========================  =============================================
 """

@@ -109,7 +109,7 @@ def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000
                     gamma: float | None = None, max_steps: int | None = None) -> pd.DataFrame:
     """Greedy episodes on fresh seeded starts, with what the agent *predicted* for each.
 
-    Built step by step in ``notebooks/02_q_networks.ipynb``; used by the experiment runner.
+    Built step by step in ``notebooks/07_all_together.ipynb``; used by the experiment runner.
 
     A Q-value claims to be the discounted return the agent will collect from a state.
     This plays one greedy episode from each of ``n_episodes`` seeded start states and

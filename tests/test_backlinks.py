@@ -46,7 +46,7 @@ def backlinks() -> list[tuple[str, list[str], list[str], str]]:
 
 LINKS = backlinks()
 # Links to notebooks that other helpers are rewriting in this session; remove once the notebook mentions them.
-PENDING = {"dqn_helpers/evaluation.py:greedy_rollouts": "notebook 02 does not use greedy_rollouts yet (issue 13)"}
+PENDING: dict[str, str] = {}  # "module.py:symbol" -> why its notebook does not show it yet
 
 
 def test_there_are_backlinks():

@@ -1,6 +1,6 @@
 """Checks for notebook 01: binning a continuous observation, and the tabular Q-learning update.
 
-The exercise checks of ``notebooks/01_continuous_states.ipynb`` (exercises 2 and 3).
+Built step by step in ``notebooks/01_continuous_states.ipynb`` (exercises 4 and 5).
 """
 
 from __future__ import annotations
