@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"note: installing torch from {CPU_INDEX} failed; installing {FALLBACK} from the default index")
     else:
-        print(f"note: {CPU_INDEX} did not answer within {TIMEOUT_S} s; installing {FALLBACK} from the default index")
+        print(f"note: {CPU_INDEX} could not be reached (waited at most {TIMEOUT_S} s); "
+              f"installing {FALLBACK} from the default index")
     return pip_install(FALLBACK)
 
 
