@@ -64,6 +64,16 @@ def kernel_base() -> Path:
     return base
 
 
+def cell_seconds(cell: nbformat.NotebookNode) -> float:
+    """Run time of an executed cell, from the timing nbclient records in its metadata."""
+    from datetime import datetime
+
+    timing = cell.metadata["execution"]
+    start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                  for k in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
+
+
 def test_a_notebook_installs_dqn_helpers_where_it_is_missing(tmp_path, monkeypatch):
     base = kernel_base()
     fresh = tmp_path / "fresh"
@@ -98,6 +108,8 @@ def test_a_notebook_installs_dqn_helpers_where_it_is_missing(tmp_path, monkeypat
     env.update(DQN_SMOKE="1", DQN_HELPERS_SOURCE=str(source), SDL_VIDEODRIVER="dummy")
     NotebookClient(nb, kernel_name="fresh", timeout=300, resources={"metadata": {"path": str(work)}}).execute(env=env)
 
+    seconds = [cell_seconds(c) for c in nb.cells if c.cell_type == "code"]
+    print(f"install cell {seconds[0]:.1f} s, the rest of the notebook {sum(seconds[1:]):.1f} s")
     said = "".join(out.get("text", "") for out in nb.cells[1].outputs)
     assert f"installing it from {source.as_uri()}" in said and "dqn_helpers is installed." in said, said
     last = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
