@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from notebook_outputs import ROOT, is_install_cell, notebook_paths  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="Unix venv layout")]
 NOTEBOOK = notebook_paths()[0]  # 01: the smallest of the series in smoke mode
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
