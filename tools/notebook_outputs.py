@@ -5,6 +5,13 @@ bottom by ``make notebooks``, so that a reader browsing the repository sees ever
 Each notebook's metadata records a fingerprint of its code cells and of the dqn_helpers
 sources at the time it ran; tests/test_notebook_outputs.py fails when the committed
 outputs are stale (code changed since), hold an error, or were not run in order.
+
+One cell is outside the policy: the install cell that tools/notebook_header.py writes (tagged
+``install-dqn-helpers``). It does nothing where the package is installed, so its outputs are
+empty either way; leaving it out of the fingerprint lets ``make badges`` rewrite it (a new
+repository URL) without making every notebook's outputs stale. It may be unexecuted (as the
+tool leaves it) or executed first (as ``make notebooks`` leaves it);
+tests/test_self_install.py runs it where it does its work.
 """
 
 from __future__ import annotations
@@ -19,17 +26,23 @@ NOTEBOOKS = ROOT / "notebooks"
 PACKAGE = ROOT / "dqn_helpers"
 METADATA_KEY = "dqn_tutorial"
 MAX_BYTES = 1_500_000  # keep the repository light: no multi-megabyte animations
+INSTALL_CELL_TAG = "install-dqn-helpers"  # the cell tools/notebook_header.py writes
 
 
-def notebook_paths() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def is_install_cell(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and INSTALL_CELL_TAG in cell.metadata.get("tags", [])
 
 
 def source_fingerprint(nb: nbformat.NotebookNode) -> str:
-    """SHA-256 of the notebook's code cells and of every dqn_helpers source file, subpackages included."""
+    """SHA-256 of the notebook's code cells (but the install cell) and of every dqn_helpers source
+    file, subpackages included."""
     digest = hashlib.sha256()
     for cell in nb.cells:
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and not is_install_cell(cell):
             digest.update(cell.source.strip().encode() + b"\0")
     for path in sorted(PACKAGE.rglob("*.py")):  # subpackages too (dqn_helpers/checks/)
         name = path.relative_to(PACKAGE).as_posix().encode()
@@ -46,7 +59,8 @@ def problems(path: Path) -> list[str]:
         found.append("outputs are stale: code cells or dqn_helpers changed since the last full run")
     if recorded.get("mode") != "full":
         found.append("outputs are not from a full-mode run")
-    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in nb.cells
+              if c.cell_type == "code" and not (is_install_cell(c) and c.execution_count is None)]
     if counts != list(range(1, len(counts) + 1)):
         found.append(f"cells were not run once, top to bottom (execution counts {counts})")
     for i, cell in enumerate(nb.cells):
