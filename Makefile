@@ -42,7 +42,7 @@ lab: $(SETUP)
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK) $(LAB_ARGS)
 
 test: $(SETUP)
-	DQN_SMOKE=1 DQN_CHECKS_STRICT=1 $(BIN)/pytest -n 2
+	DQN_SMOKE=1 DQN_CHECKS_STRICT=1 $(BIN)/pytest -n 2 --dist loadgroup
 
 train: $(SETUP)
 	$(BIN)/python -m dqn_helpers train $(ARGS)
