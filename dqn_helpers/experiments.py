@@ -35,7 +35,7 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: it updates in place in JupyterLab too, and a saved notebook shows its last state
 
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import greedy_rollouts
