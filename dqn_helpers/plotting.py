@@ -1,7 +1,7 @@
 """Rolling-mean return plots for one run or several seeds.
 
-Built step by step in ``notebooks/07_all_together.ipynb``; used in every
-notebook that trains something.
+Used by ``python -m dqn_helpers train --plot`` and the README's Python example. (The
+notebooks judge agents by greedy evaluations and draw those per seed with seaborn.)
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ def plot_returns(
     path: str | Path | None = None,
 ) -> plt.Axes:
     """Plot the rolling-mean episode return against env steps.
-
-    Built step by step in ``notebooks/07_all_together.ipynb``.
 
     * One run (``run_col=None``): a line of the rolling mean, the raw returns faint behind it.
     * Several runs (``run_col="seed"``): each run's rolling mean is averaged over
