@@ -26,7 +26,7 @@ CANDIDATES = {
     "old defaults": OLD,
     "+ Double DQN": OLD.replace(double_dqn=True),
     "+ Double DQN, 64-64": OLD.replace(double_dqn=True, hidden_sizes=(64, 64)),
-    "  ... batch 128": OLD.replace(double_dqn=True, hidden_sizes=(64, 64), batch_size=128),
+    "  ... batch 256": OLD.replace(double_dqn=True, hidden_sizes=(64, 64), batch_size=256),
     "  ... Huber loss": OLD.replace(double_dqn=True, hidden_sizes=(64, 64), loss="huber"),
     "  ... sync 30, lr 5e-3": OLD.replace(double_dqn=True, hidden_sizes=(64, 64), target_update_every=30,
                                           learning_rate=5e-3),
