@@ -205,10 +205,14 @@ def fixture_notebook() -> Path:
 # --- talking to JupyterLab ---------------------------------------------------------------
 
 def _open(page, lab: str, path: Path):
-    page.goto(f"{lab}/lab/tree/{path.relative_to(ROOT).as_posix()}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.content"
-                           " && window.jupyterapp.shell.currentWidget.content.widgets.length > 0")
+    relative = path.relative_to(ROOT).as_posix()
+    # ?reset: JupyterLab would otherwise restore the workspace of the previous test, and its
+    # notebook could be the current widget instead of this one.
+    page.goto(f"{lab}/lab/tree/{relative}?reset")
+    page.wait_for_function("(relative) => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.context"
+                           " && window.jupyterapp.shell.currentWidget.context.path === relative"
+                           " && window.jupyterapp.shell.currentWidget.content.widgets.length > 0", arg=relative)
     page.evaluate("""async () => {
         const panel = window.jupyterapp.shell.currentWidget;
         await panel.context.ready;
