@@ -21,12 +21,12 @@ def test_a_new_venv_gets_torch_from_install_torch_before_the_requirements(tmp_pa
     torch = next(i for i, line in enumerate(lines) if "tools/install_torch.py --build auto" in line)
     requirements = next(i for i, line in enumerate(lines) if "pip install -r requirements.txt" in line)
     assert torch < requirements
-    assert "DQN_SMOKE=1 DQN_CHECKS_STRICT=1" in lines[-1] and lines[-1].endswith("pytest -n 2")
+    assert "DQN_SMOKE=1 DQN_CHECKS_STRICT=1" in lines[-1] and lines[-1].endswith("pytest -n 2 --dist loadgroup")
 
 
 def test_a_conda_environment_is_left_to_conda(tmp_path):
     (tmp_path / "conda-meta").mkdir()
-    assert dry_run("test", f"VENV={tmp_path}") == [f"DQN_SMOKE=1 DQN_CHECKS_STRICT=1 {tmp_path}/bin/pytest -n 2"]
+    assert dry_run("test", f"VENV={tmp_path}") == [f"DQN_SMOKE=1 DQN_CHECKS_STRICT=1 {tmp_path}/bin/pytest -n 2 --dist loadgroup"]
 
 
 def test_lab_serves_the_repository_opens_notebook_01_and_takes_options(tmp_path):
