@@ -26,7 +26,8 @@ def test_a_new_venv_gets_torch_from_install_torch_before_the_requirements(tmp_pa
 
 def test_a_conda_environment_is_left_to_conda(tmp_path):
     (tmp_path / "conda-meta").mkdir()
-    assert dry_run("test", f"VENV={tmp_path}") == [f"DQN_SMOKE=1 DQN_CHECKS_STRICT=1 {tmp_path}/bin/pytest -n 2 --dist loadgroup"]
+    expected = f"DQN_SMOKE=1 DQN_CHECKS_STRICT=1 {tmp_path}/bin/pytest -n 2 --dist loadgroup"
+    assert dry_run("test", f"VENV={tmp_path}") == [expected]
 
 
 def test_lab_serves_the_repository_opens_notebook_01_and_takes_options(tmp_path):
