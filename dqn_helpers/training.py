@@ -9,6 +9,7 @@ notebooks 02 to 06. Reads top to bottom like the algorithm:
         s', r, terminated, truncated <- env.step(a)
         remember (s, a, r, true s', terminated)   (never across an auto-reset)
         every train_every steps: sample a batch, one gradient step on the TD loss
+                                                   (a NaN or inf loss stops training: diverged)
         every target_update_every updates: synchronize the target network
         every eval_every env steps: greedy evaluation
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import random
 import time
 import warnings
@@ -39,6 +41,8 @@ from dqn_helpers.vector_env import make_vector_env
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators."""
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must lie in [0, 2**32) (NumPy's global generator takes no other seeds), got {seed}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -60,6 +64,9 @@ class TrainingResult:
     reached the env's reward threshold (``None`` if never).
     ``interrupted``: True when Ctrl-C stopped training early; everything above
     then covers the ``env_steps`` done until then.
+    ``diverged_at_step``: the env step at which a loss became NaN or infinite
+    (training stopped there, with a warning), else ``None``; ``diverged`` says
+    whether that happened and ``diverged_reason`` names the likely cause.
     """
 
     agent: DeepQLearner
@@ -75,6 +82,28 @@ class TrainingResult:
     solved_at_step: int | None = None
     solved_at_seconds: float | None = None
     interrupted: bool = False
+    diverged_at_step: int | None = None
+    diverged_reason: str | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """True when a loss became NaN or infinite and training stopped (see ``diverged_at_step``)."""
+        return self.diverged_at_step is not None
+
+
+def divergence_message(step: int, loss: float, batch, config: DQNConfig) -> str:
+    """Why the loss at env step ``step`` is not finite, as far as the batch that produced it tells."""
+    broken = [what for what, values in [("rewards", batch.rewards), ("observations", batch.obs),
+                                         ("next observations", batch.next_obs)] if not np.isfinite(values).all()]
+    if broken:
+        cause = (f"the sampled {' and '.join(broken)} hold NaN or inf: check what the env (or a wrapper) "
+                 f"returns, e.g. np.isfinite(obs).all() after each step")
+    else:
+        cause = (f"rewards and observations are finite, so the Q-values grew without bound: a learning rate "
+                 f"too large ({config.learning_rate:g}; try 1e-3 or lower), or rewards or observations too "
+                 f"large (scale them to about [-1, 1])")
+    return (f"Training diverged at env step {step}: the TD loss became {loss}, so every later update would "
+            f"be too. Likely cause: {cause}.")
 
 
 def train(config: DQNConfig | None = None, progress: bool = True, live=False, **overrides) -> TrainingResult:
@@ -99,6 +128,12 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
     warning), holding the episodes, evaluations and the agent (with the weights
     of the best evaluation if ``keep_best``); the envs are closed and torch's
     thread count is restored, as after any run.
+
+    A TD loss that becomes NaN or infinite (a learning rate far too large, NaN or
+    inf rewards or observations) stops training at once with one warning naming the
+    step and the likely cause; the result then has ``diverged=True`` and
+    ``diverged_at_step``. (Checking the loss costs nothing: ``update`` returns it
+    as a float already.)
     """
     if config is not None and not isinstance(config, DQNConfig):
         raise TypeError(f"train needs a DQNConfig, got {type(config).__name__}. Use train(DQNConfig(...)) or "
@@ -132,12 +167,12 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
     bar = tqdm(total=config.total_steps, disable=not progress, unit="step", mininterval=0.5)
     view = make_live_view(live, config, threshold)  # None unless live
     previous_threads = torch.get_num_threads()  # restored below: train leaves no side effect
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    if config.torch_threads:  # never more than the cores: far more threads crash torch (seen at 100,000)
+        torch.set_num_threads(min(config.torch_threads, os.cpu_count() or 1))
 
     obs = env.reset(seed=config.seed)
     env_steps = 0
-    epsilon, interrupted = agent.epsilon, False
+    epsilon, interrupted, diverged_at_step, why = agent.epsilon, False, None, None
     try:
         for iteration in range(n_iterations):
             epsilon = agent.decay_epsilon(env_steps / config.total_steps)
@@ -166,12 +201,19 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
                 for _ in range(config.gradient_steps):
                     if not memory.can_sample(config.batch_size):
                         break
-                    loss = agent.update(memory.sample(config.batch_size))
+                    batch = memory.sample(config.batch_size)
+                    loss = agent.update(batch)
                     n_updates += 1
+                    if not math.isfinite(loss):  # NaN or inf: every later update would be too; stop
+                        diverged_at_step, why = env_steps, divergence_message(env_steps, loss, batch, config)
+                        break
                     if n_updates % config.target_update_every == 0:
                         agent.synchronize()
                     if n_updates % 50 == 0:
                         update_rows.append((env_steps, n_updates, loss, agent.last_q_mean.item()))
+            if diverged_at_step is not None:
+                bar.update(new_steps)
+                break
             obs = step.next_obs
 
             # Evaluate greedily every eval_every env steps.
@@ -204,6 +246,11 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
 
     if best_weights is not None:
         agent.load_state_dict(best_weights)
+    if diverged_at_step is not None:
+        weights = ("the weights of the best periodic evaluation before that" if best_weights is not None
+                   else "the weights as they were when the loss broke")
+        warnings.warn(f"{why} Stopped there (result.diverged is True); result.agent holds {weights}.",
+                      stacklevel=2)
     if interrupted:
         warnings.warn(f"Training interrupted after {env_steps} of {config.total_steps} env steps; returning what "
                       f"was done so far (result.interrupted is True).", stacklevel=2)
@@ -221,4 +268,6 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
         solved_at_step=solved_at_step,
         solved_at_seconds=solved_at_seconds,
         interrupted=interrupted,
+        diverged_at_step=diverged_at_step,
+        diverged_reason=why,
     )
