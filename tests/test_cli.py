@@ -253,3 +253,102 @@ def test_ctrl_c_before_training_exits_130_in_one_line(monkeypatch, capsys):
     assert main(["train", *FAST]) == 130
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == "Interrupted (Ctrl-C); nothing was saved.\n"
+
+
+# --- issue 21: divergence is reported, JSON stays JSON, paths and sizes are checked up front ---
+
+def test_a_diverged_run_exits_3_with_one_line_and_valid_json(capsys, tmp_path):
+    code = main(["train", *FAST, "--learning-rate", "1e30", "--json", "--save", str(tmp_path / "a.pt"),
+                 "--plot", str(tmp_path / "r.png")])
+    captured = capsys.readouterr()
+    assert code == 3
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: Training diverged at env step "), captured.err
+    assert "learning rate too large (1e+30" in lines[0] and "Nothing saved" in lines[0]
+    summary = json.loads(captured.out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert summary["diverged_at_step"] == summary["env_steps"] < 2000 and summary["final_eval_mean"] is None
+    assert not (tmp_path / "a.pt").exists() and not (tmp_path / "r.png").exists()
+
+
+def test_a_diverged_run_in_text_says_so(capsys):
+    assert main(["train", *FAST, "--learning-rate", "1e30", "--no-progress"]) == 3
+    captured = capsys.readouterr()
+    assert "error: Training diverged" in captured.err and "diverged at env step" in captured.out
+
+
+def test_json_has_null_where_a_number_is_nan(capsys):
+    """Rewards NaN and no update to notice it (learning_starts beyond the budget): the JSON is still JSON."""
+    import gymnasium as gym
+
+    gym.register("NaNRewardCartPoleCli-v0", max_episode_steps=100,
+                 entry_point=lambda: gym.wrappers.TransformReward(gym.make("CartPole-v1"), lambda r: float("nan")))
+    code = main(["train", "--env", "NaNRewardCartPoleCli-v0", "--total-steps", "400", "--learning-starts", "1000",
+                 "--eval-every", "0", "--final-eval-episodes", "2", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON: {out}"))
+    assert summary["final_eval_mean"] is None  # NaN in Python, null in JSON
+
+
+def test_tilde_is_the_home_folder_for_save_and_plot(capsys, tmp_path, monkeypatch):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["train", *FAST, "--save", "~/runs/agent.pt", "--plot", "~/runs/returns.png", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (home / "runs" / "agent.pt").stat().st_size > 0 and (home / "runs" / "returns.png").stat().st_size > 0
+    assert not (work / "~").exists()
+    assert summary["saved_to"] == str(home / "runs" / "agent.pt") and summary["plot"] == str(home / "runs" /
+                                                                                             "returns.png")
+
+
+def test_a_module_colon_env_id_trains(capsys):
+    assert main(["train", "--env", "gymnasium.envs.classic_control:CartPole-v1", *FAST, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["env"] == "CartPole-v1" and summary["preset"] == "CartPole-v1"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--buffer-capacity", "1e13"], "--buffer-capacity 10000000000000: training would need about"),
+        (["--hidden-sizes", "1000000", "1000000"], "--hidden-sizes 1000000 1000000: training would need about"),
+        (["--num-envs", "1e9", "--use-replay-buffer", "false"], "--num-envs 1,000,000,000 asks for that many"),
+        (["--eval-episodes", "1e9"], "--eval-episodes 1,000,000,000 asks for that many env copies"),
+        (["--final-eval-episodes", "1e9"], "--final-eval-episodes 1,000,000,000 asks for that many env copies"),
+        (["--torch-threads", "100000"], "--torch-threads 100,000: this machine has"),
+        (["--seed", "1e30"], "--seed must be below 2**32"),
+        (["--save", ""], "--save needs a file name"),
+        (["--plot", " "], "--plot needs a file name"),
+        (["--env", "nosuchmodule:CartPole-v1"], "importing the module 'nosuchmodule'"),
+        (["--env", "os:NoSuchEnv-v0"], "the module 'os' was imported but registers no env 'NoSuchEnv-v0'"),
+        (["--env", ":CartPole-v1"], "write module:EnvId"),
+    ],
+)
+def test_huge_values_and_odd_ids_get_one_line_before_training(no_training, capsys, args, expected):
+    assert main(["train", *args]) == 2
+    assert expected in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--total_steps", "100"], "did you mean --total-steps for --total_steps?"),
+        (["--total_steps=100"], "did you mean --total-steps for --total_steps?"),
+        (["--lr", "0.1"], "did you mean --learning-rate for --lr?"),
+        (["--learning_rate", "0.1", "--Seed", "3"], "--learning-rate for --learning_rate, --seed for --Seed?"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag (see"),  # nothing close: no guess
+    ],
+)
+def test_an_unknown_flag_gets_the_closest_known_one(no_training, capsys, args, expected):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", *args])
+    assert exit_.value.code == 2
+    assert expected in one_error_line(capsys)
+
+
+def test_env_id_is_a_synonym_of_env():
+    from dqn_helpers.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--env-id", "Acrobot-v1"]).env_id == "Acrobot-v1"
