@@ -16,12 +16,17 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from dqn_helpers import validation
+from dqn_helpers.evaluation import check_agent_fits_env
+from dqn_helpers.vector_env import make_env
 
 Policy = Callable[[np.ndarray], np.ndarray]  # observations (N, obs_dim) -> actions (N,)
 
@@ -46,8 +51,8 @@ class AgentGif:
         return f"<AgentGif {self.width}x{self.height} px, {self.n_frames} frames, {len(self.data) / 1e3:.0f} kB>"
 
     def save(self, path) -> None:
-        """Write the GIF to a file (it plays in any browser or image viewer)."""
-        with open(path, "wb") as f:
+        """Write the GIF to a file (it plays in any browser or image viewer); ``~`` is the home folder."""
+        with open(Path(path).expanduser(), "wb") as f:
             f.write(self.data)
 
 
@@ -74,12 +79,12 @@ def record_frames(policy: Policy, env_id: str, seed: int, n_steps: int, frame_ev
     Built for ``notebooks/07_all_together.ipynb``. Keeps every ``frame_every``-th
     rendered frame.
     """
-    env = gym.make(env_id, render_mode="rgb_array")
+    env = make_env(env_id, render_mode="rgb_array")
     obs, _ = env.reset(seed=seed)
     frames, steps, falls, n_falls = [], [], [], 0
     for t in range(n_steps):
         if t % frame_every == 0:
-            frames.append(env.render())
+            frames.append(_frame(env, env_id))
             steps.append(t)
             falls.append(n_falls)
         action = int(np.asarray(policy(obs[None]))[0])
@@ -134,24 +139,36 @@ def agent_gif(
         writes it to a file.
     """
     agents = list(agents) if isinstance(agents, (list, tuple)) else [agents]
+    titles = [titles] if isinstance(titles, str) else titles  # one agent, one caption
     titles = list(titles) if titles is not None else [f"agent {i + 1}" for i in range(len(agents))]
     problems = []
     if not agents:
         problems.append("agents is empty: pass at least one agent or policy")
     if len(titles) != len(agents):
         problems.append(f"got {len(titles)} titles for {len(agents)} agents: pass one title per agent")
-    for name, value, low in [("n_steps", n_steps, 1), ("frame_every", frame_every, 1),
-                             ("max_frames", max_frames, 1), ("width", width, 16), ("colors", colors, 2),
-                             ("columns", columns or 1, 1)]:
-        if int(value) < low:
-            problems.append(f"{name} must be >= {low}, got {value}")
-    if colors > 255:
+    # Every number is checked before a frame is recorded (a bad fps used to fail only after recording).
+    numbers = [("seed", seed, 0, 0), ("n_steps", n_steps, 1, 300), ("frame_every", frame_every, 1, 3),
+               ("max_frames", max_frames, 1, 100), ("width", width, 16, 320), ("colors", colors, 2, 8)]
+    if columns is not None:
+        numbers.append(("columns", columns, 1, 2))
+    for name, value, low, example in numbers:
+        try:
+            validation.count(name, value, example, minimum=low)
+        except validation.InvalidSetting as problem:
+            problems.append(str(problem))
+    if fps is not None:
+        try:
+            validation.positive("fps", fps, 20)
+        except validation.InvalidSetting as problem:
+            problems.append(f"{problem} (or None: real time)")
+    if isinstance(colors, int) and colors > 255:
         problems.append(f"colors must be <= 255 (a GIF palette holds 256, one is kept for 'unchanged'), got {colors}")
     policies = [getattr(a, "greedy_actions", a) for a in agents]
     if any(not callable(p) for p in policies):
         problems.append("each agent must be a DeepQLearner or a function obs -> actions")
     if problems:
         raise ValueError("agent_gif: " + "; ".join(problems) + ".")
+    _check_env(agents, env_id, seed)  # renders rgb_array frames, and fits every agent
 
     n_steps = min(int(n_steps), int(max_frames) * int(frame_every))  # no frames recorded just to be cut
     recordings = [record_frames(policy, env_id, seed, n_steps, frame_every) for policy in policies]
@@ -201,12 +218,47 @@ def agent_gif(
         images.append(image)
 
     if fps is None:
-        fps = recordings[0].fps / frame_every
+        fps = recordings[0].fps / int(frame_every)
     buffer = io.BytesIO()
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps),
                    loop=0, optimize=False, disposal=1, transparency=clear)
     return AgentGif(buffer.getvalue(), len(images), images[0].width, images[0].height,
                     [rec.total_falls for rec in recordings])
+
+
+def _frame(env, env_id: str) -> np.ndarray:
+    """``env.render()`` as an RGB array ``(H, W, 3)``, or an error saying the env cannot draw one."""
+    try:
+        frame = env.render()
+    except (NotImplementedError, AssertionError):  # an env that draws nothing (gymnasium's checker asserts)
+        frame = None
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+        modes = env.metadata.get("render_modes") or []
+        got = "None" if frame is None else f"a {type(frame).__name__}" + (
+            f" of shape {frame.shape}" if isinstance(frame, np.ndarray) else "")
+        raise ValueError(f"agent_gif needs an env that renders RGB frames (render_mode='rgb_array'); {env_id} "
+                         f"renders {got} (its render modes: {', '.join(map(str, modes)) or 'none'}). Choose an "
+                         f"env that lists 'rgb_array', e.g. CartPole-v1, Acrobot-v1, MountainCar-v0.")
+    return frame
+
+
+def _check_env(agents: list, env_id: str, seed: int) -> None:
+    """Fail before recording when ``env_id`` draws no RGB frames or an agent does not fit its spaces."""
+    need = ("agent_gif needs an env that renders RGB frames (render_mode='rgb_array'), e.g. CartPole-v1, "
+            "Acrobot-v1, MountainCar-v0")
+    with warnings.catch_warnings():  # gymnasium's note on an unlisted render mode: the error below says more
+        warnings.simplefilter("ignore")
+        try:
+            env = make_env(env_id, render_mode="rgb_array")
+        except TypeError as err:  # an env class whose __init__ takes no render_mode
+            raise ValueError(f"{need}; {env_id} cannot be made with render_mode='rgb_array' ({err}).") from None
+    try:
+        env.reset(seed=int(seed))
+        _frame(env, env_id)
+        for agent in agents:
+            check_agent_fits_env(agent, env.observation_space, env.action_space, env_id)
+    finally:
+        env.close()
 
 
 def _font(size: int):

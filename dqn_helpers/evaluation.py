@@ -18,6 +18,36 @@ Policy = Callable[[np.ndarray], np.ndarray]
 DEFAULT_MAX_STEPS = 10_000  # steps per episode when the env has no time limit of its own
 
 
+def check_agent_fits_env(agent, observation_space, action_space, env_name: str) -> None:
+    """Refuse, naming both sides, an agent whose input or output size does not match the env.
+
+    Used by :func:`evaluate`, :func:`greedy_rollouts` and ``dqn_helpers.animation.agent_gif``.
+    A plain policy function (no ``obs_dim``) is not checked. A loaded agent whose metadata
+    holds its training config (the CLI saves it) is named by the env it was trained on.
+    """
+    obs_dim, n_actions = getattr(agent, "obs_dim", None), getattr(agent, "n_actions", None)
+    if obs_dim is None or n_actions is None:
+        return
+    shape = tuple(getattr(observation_space, "shape", None) or ())
+    actions = getattr(action_space, "n", None)
+    actions = None if actions is None else int(actions)
+    if shape == (obs_dim,) and actions == n_actions:
+        return
+    metadata = getattr(agent, "metadata", None)
+    config = metadata.get("config") if isinstance(metadata, dict) else None
+    trained_on = config.get("env_id") if isinstance(config, dict) else None
+    who = f"This agent (trained on {trained_on})" if trained_on else "This agent"
+    raise ValueError(
+        f"{who} takes observations of shape ({obs_dim},) and picks one of {n_actions} actions, but {env_name} "
+        f"gives observations of shape {shape} and has {actions if actions is not None else 'non-discrete'} "
+        f"actions. Evaluate it on {trained_on or 'the env it was trained on'}, or train an agent on {env_name}."
+    )
+
+
+def _env_name(env, vec_env) -> str:
+    return env if isinstance(env, str) else getattr(vec_env.spec, "id", None) or type(vec_env).__name__
+
+
 def evaluate(
     agent_or_policy,
     env: str | VectorEnv,
@@ -58,6 +88,8 @@ def evaluate(
     owns_env = isinstance(env, str)
     vec_env = make_vector_env(env, n_episodes) if owns_env else env
     try:
+        check_agent_fits_env(agent_or_policy, vec_env.single_observation_space, vec_env.single_action_space,
+                             _env_name(env, vec_env))
         return _play_first_episodes(policy, vec_env, n_episodes, seed, max_steps=max_steps)["episode_return"]
     finally:
         if owns_env:
@@ -132,6 +164,7 @@ def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000
     gamma = agent.gamma if gamma is None else gamma
     vec_env = make_vector_env(env_id, n_episodes)
     try:
+        check_agent_fits_env(agent, vec_env.single_observation_space, vec_env.single_action_space, env_id)
         played = _play_first_episodes(agent.greedy_actions, vec_env, n_episodes, seed, gamma, max_steps)
     finally:
         vec_env.close()

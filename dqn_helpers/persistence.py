@@ -55,7 +55,7 @@ def save_agent(agent: DeepQLearner, path: str | Path, /, **metadata) -> Path:
     if not isinstance(agent, DeepQLearner):
         raise TypeError(f"save_agent saves a DeepQLearner, got {type(agent).__name__} (for a training result, "
                         f"pass result.agent).")
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/agents/a.pt" is in the home folder, not in a folder named "~"
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; save the agent to a file inside it, e.g. {path / 'agent.pt'}.")
     checkpoint = {
@@ -84,7 +84,7 @@ def save_agent(agent: DeepQLearner, path: str | Path, /, **metadata) -> Path:
 def load_agent(path: str | Path, device: str = "cpu") -> DeepQLearner:
     """Rebuild an agent saved by :func:`save_agent`; its metadata is in ``agent.metadata``."""
     device = check_fields("load_agent", {"device": device})["device"]
-    path = Path(path)
+    path = Path(path).expanduser()
     expected = "a file written by dqn_helpers.persistence.save_agent"
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a saved agent; pass the path of {expected}.")

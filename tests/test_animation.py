@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from PIL import Image
@@ -103,3 +104,71 @@ def test_bad_arguments_are_named_before_any_rendering():
         agent_gif([lean_rule, "not a policy"], titles=["a", "b"])
     with pytest.raises(ValueError, match="agents is empty"):
         agent_gif([])
+
+
+
+class Blind(gym.Env):
+    """An env that draws nothing (lists no render modes)."""
+
+    metadata = {"render_modes": []}
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, render_mode=None):
+        self.render_mode = render_mode
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(4, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(4, dtype=np.float32), 1.0, False, False, {}
+
+
+class BlindWithoutRenderMode(Blind):
+    """As hand-written envs often are: ``__init__`` takes no ``render_mode``."""
+
+    def __init__(self):
+        super().__init__()
+
+
+gym.register("BlindEnv-v0", entry_point=Blind, max_episode_steps=10)
+gym.register("BlindWithoutRenderMode-v0", entry_point=BlindWithoutRenderMode, max_episode_steps=10)
+
+@pytest.fixture
+def no_recording(monkeypatch):
+    """Fail if a frame is recorded: the checks under test must come first."""
+    from dqn_helpers import animation
+
+    monkeypatch.setattr(animation, "record_frames", lambda *a, **k: pytest.fail("recorded before checking"))
+
+
+def test_an_env_without_rgb_frames_fails_up_front(no_recording):
+    with pytest.raises(ValueError, match=r"needs an env that renders RGB frames.*BlindEnv-v0 renders None"):
+        agent_gif(always_left, "BlindEnv-v0")
+    with pytest.raises(ValueError, match="BlindWithoutRenderMode-v0 cannot be made with render_mode='rgb_array'"):
+        agent_gif(always_left, "BlindWithoutRenderMode-v0")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(fps=0), "fps must be positive"),
+    (dict(fps=-5), "fps must be positive"),
+    (dict(fps="20"), "write 20 without quotes"),
+    (dict(fps=float("nan")), "fps must be a finite number"),
+    (dict(n_steps="abc"), "n_steps must be a number"),
+    (dict(width=2.5), "width counts something"),
+    (dict(columns=0), "columns must be a positive whole number"),
+    (dict(env_id="CartPol-v1"), "Closest registered ids: CartPole-v1"),
+    (dict(agents=DeepQLearner(6, 3)), r"takes observations of shape \(6,\).*CartPole-v1 gives"),
+])
+def test_bad_settings_fail_before_recording(no_recording, kwargs, words):
+    agents = kwargs.pop("agents", always_left)
+    with pytest.raises(ValueError, match=words):
+        agent_gif(agents, **kwargs)
+
+
+def test_one_title_may_be_a_string_and_save_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    gif = agent_gif(always_left, titles="left", n_steps=3, frame_every=3)
+    gif.save("~/left.gif")
+    assert (tmp_path / "left.gif").read_bytes() == gif.data

@@ -66,3 +66,20 @@ def test_greedy_rollouts_are_bounded_too():
         rollouts = greedy_rollouts(agent, "NeverEnding-v0", n_episodes=2, max_steps=20, gamma=0.5)
     np.testing.assert_array_equal(rollouts["length"], [20, 20])
     np.testing.assert_allclose(rollouts["discounted_return"], (1 - 0.5**20) / (1 - 0.5))
+
+
+def test_an_agent_on_an_env_of_another_shape_names_both(tmp_path):
+    """Issue 21: a CartPole agent on Acrobot used to fail deep inside with a bare shape error."""
+    from dqn_helpers import DeepQLearner, greedy_rollouts
+    from dqn_helpers.persistence import load_agent, save_agent
+
+    agent = DeepQLearner(4, 2, seed=0)
+    with pytest.raises(ValueError, match=r"takes observations of shape \(4,\) and picks one of 2 actions, but "
+                                         r"Acrobot-v1 gives observations of shape \(6,\) and has 3 actions"):
+        evaluate(agent, "Acrobot-v1", n_episodes=2)
+    with pytest.raises(ValueError, match="but MountainCar-v0 gives observations of shape"):
+        greedy_rollouts(agent, "MountainCar-v0", n_episodes=2)
+    save_agent(agent, tmp_path / "cartpole.pt", config={"env_id": "CartPole-v1"})  # as the CLI saves it
+    with pytest.raises(ValueError, match=r"This agent \(trained on CartPole-v1\).*Evaluate it on CartPole-v1"):
+        evaluate(load_agent(tmp_path / "cartpole.pt"), "Acrobot-v1", n_episodes=2)
+    assert evaluate(agent, "CartPole-v1", n_episodes=2).shape == (2,)  # the right env still works

@@ -151,3 +151,13 @@ def test_load_agent_says_what_it_got_and_what_it_expected(tmp_path, write, words
 def test_saving_something_else_than_an_agent_says_what_to_pass(tmp_path):
     with pytest.raises(TypeError, match="save_agent saves a DeepQLearner, got dict"):
         save_agent({"weights": 1}, tmp_path / "a.pt")
+
+
+def test_tilde_means_the_home_folder(tmp_path, monkeypatch):
+    """Issue 21: "~/agents/a.pt" used to create a folder named "~" in the current folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    written = save_agent(DeepQLearner(4, 2, seed=0), "~/agents/a.pt")
+    assert written == tmp_path / "home" / "agents" / "a.pt" and written.exists()
+    assert not (tmp_path / "~").exists()
+    assert load_agent("~/agents/a.pt").obs_dim == 4
