@@ -212,3 +212,111 @@ def test_student_notebook_runs_up_to_first_stub(tmp_path):
                 break
     assert ran == [1, 2, 3, 4, 5, 6]
     assert "double is defined: True" in student.cells[3].outputs[0]["text"]
+
+
+# --- issue 21: every marker form nbgrader accepts is stripped; anything uncertain stops the tool ---
+
+def code_cell(source: str) -> nbformat.NotebookNode:
+    return solution_cell(source, "form")
+
+
+@pytest.mark.parametrize("source", [
+    "### BEGIN SOLUTION\nSECRET = 1\n### END SOLUTION",
+    "# BEGIN SOLUTION\nSECRET = 1\n# END SOLUTION",  # the form that leaked before
+    "#BEGIN SOLUTION\nSECRET = 1\n#END SOLUTION",
+    "## BEGIN SOLUTION\nSECRET = 1\n## END SOLUTION",
+    "BEGIN SOLUTION\nSECRET = 1\nEND SOLUTION",  # no comment prefix at all
+    "// BEGIN SOLUTION\nSECRET = 1\n// END SOLUTION",  # another language's comment
+    "x = 0  # BEGIN SOLUTION\nSECRET = 1\nSECRET += 1  # END SOLUTION",  # marker after code: the line goes
+    "def f():\n    # BEGIN SOLUTION\n    return SECRET\n    # END SOLUTION",
+    "### BEGIN SOLUTIONS\nSECRET = 1\n### END SOLUTIONS",  # nbgrader reads these as markers too
+    "# BEGIN SOLUTION\r\nSECRET = 1\r\n# END SOLUTION\r\n",  # Windows line ends
+])
+def test_every_solution_marker_form_in_code_leaves_no_solution(source):
+    nb = new_notebook(cells=[new_code_cell("print('before')"), code_cell(source)])
+    student, summary = tool.student_version(nb, "forms.ipynb")
+    after = student.cells[1].source
+    assert "SECRET" not in nbformat.writes(student) and "SOLUTION" not in after
+    assert "raise NotImplementedError()" in after and summary.solutions == 1
+
+
+@pytest.mark.parametrize("source", [
+    "Why?\n\n### BEGIN SOLUTION\nSECRET reason\n### END SOLUTION",
+    "Why?\n\n<!-- BEGIN SOLUTION -->\nSECRET reason\n<!-- END SOLUTION -->",
+    "Why?\n\n**BEGIN SOLUTION**\nSECRET reason\n**END SOLUTION**",
+    "Why?\n\nBEGIN SOLUTION\nSECRET reason\nEND SOLUTION",
+])
+@pytest.mark.parametrize("cell_type", ["markdown", "raw"])
+def test_every_solution_marker_form_in_text_leaves_no_solution(source, cell_type):
+    cell = new_markdown_cell(source) if cell_type == "markdown" else nbformat.v4.new_raw_cell(source)
+    student, _ = tool.student_version(new_notebook(cells=[cell]), "forms.ipynb")
+    assert student.cells[0].source == "Why?\n\nYOUR ANSWER HERE"
+
+
+@pytest.mark.parametrize("source", [
+    "assert True\n### BEGIN HIDDEN TESTS\nassert SECRET\n### END HIDDEN TESTS",
+    "assert True\n# BEGIN HIDDEN TESTS\nassert SECRET\n# END HIDDEN TESTS",
+    "assert True\nBEGIN HIDDEN TESTS\nassert SECRET\nEND HIDDEN TESTS",
+    "assert True\n    ## BEGIN HIDDEN TESTS\n    assert SECRET\n    ## END HIDDEN TESTS",
+])
+def test_every_hidden_test_marker_form_is_removed(source):
+    student, summary = tool.student_version(new_notebook(cells=[new_code_cell(source)]), "forms.ipynb")
+    assert student.cells[0].source == "assert True" and summary.hidden_tests == 1
+
+
+@pytest.mark.parametrize("source, words", [
+    ("# begin solution\nSECRET = 1\n# end solution", "looks like a marker but is not one nbgrader recognizes"),
+    ("# Begin Solution\nSECRET = 1\n# End Solution", "looks like a marker"),
+    ("# BEGIN_SOLUTION\nSECRET = 1\n# END_SOLUTION", "looks like a marker"),
+    ("# BEGIN  SOLUTION\nSECRET = 1\n# END  SOLUTION", "looks like a marker"),
+    ("# BEGIN-SOLUTION\nSECRET = 1", "looks like a marker"),
+    ("x = 1\n# BEGIN HIDDEN TEST\nassert SECRET\n# END HIDDEN TEST", "looks like a marker"),
+    ("SECRET = 1  # BEGIN SOLUTION END SOLUTION", "holds 2 markers"),
+    ("# BEGIN SOLUTION\nSECRET = 1", "never closed"),
+    ("SECRET = 1\n# END SOLUTION", "without a matching BEGIN"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\nSECRET\n# END SOLUTION\n# END SOLUTION", "inside a region"),
+])
+def test_anything_uncertain_is_refused_naming_notebook_cell_and_line(source, words):
+    nb = new_notebook(cells=[new_markdown_cell("intro"), code_cell(source)])
+    with pytest.raises(tool.MarkerError, match=words) as err:
+        tool.student_version(nb, "07_all_together.ipynb")
+    assert "07_all_together.ipynb, cell 2 of 2" in str(err.value)
+
+
+def test_the_command_fails_loudly_and_writes_nothing(tmp_path, capsys):
+    src, out = tmp_path / "notebooks", tmp_path / "student"
+    src.mkdir()
+    nbformat.write(synthetic_notebook(), src / "01_fine.ipynb")
+    nbformat.write(new_notebook(cells=[code_cell("# begin solution\nSECRET = 1\n# end solution")]),
+                   src / "02_leaky.ipynb")
+    assert tool.main(["--src", str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "02_leaky.ipynb, cell 1 of 1" in err and "line 1" in err and "Nothing was written" in err
+    assert not out.exists()  # not even the notebook that was fine: no half-written student folder
+
+
+def test_out_must_not_be_the_solution_folder(tmp_path, capsys):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    nbformat.write(synthetic_notebook(), src / "01.ipynb")
+    before = (src / "01.ipynb").read_bytes()
+    assert tool.main(["--src", str(src), "--out", str(src)]) == 1
+    assert "is the folder of the solution notebooks" in capsys.readouterr().err
+    assert (src / "01.ipynb").read_bytes() == before
+
+
+def test_a_file_that_is_not_a_notebook_is_named(tmp_path, capsys):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    (src / "03_broken.ipynb").write_text("{not json")
+    assert tool.main(["--src", str(src), "--out", str(tmp_path / "student")]) == 1
+    assert "03_broken.ipynb cannot be read as a notebook" in capsys.readouterr().err
+
+
+def test_attachments_only_the_solution_showed_are_dropped():
+    cell = new_markdown_cell("Sketch:\n### BEGIN SOLUTION\n![answer](attachment:secret.png)\n### END SOLUTION\n"
+                             "![given](attachment:given.png)",
+                             metadata={"nbgrader": {**NBGRADER, "grade_id": "sketch"}})
+    cell.attachments = {"secret.png": {"image/png": "U0VDUkVU"}, "given.png": {"image/png": "R0lWRU4="}}
+    student, _ = tool.student_version(new_notebook(cells=[cell]))
+    assert set(student.cells[0].attachments) == {"given.png"}

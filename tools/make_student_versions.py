@@ -4,15 +4,27 @@
 
 Follows nbgrader's conventions, so the same notebooks also work with nbgrader:
 
-* in a code cell, every region from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
-  (marker lines included) becomes ``# YOUR CODE HERE`` and
+* a marker is any line that contains ``BEGIN SOLUTION``, ``END SOLUTION``,
+  ``BEGIN HIDDEN TESTS`` or ``END HIDDEN TESTS`` (as nbgrader decides: with any comment
+  prefix or none, ``### BEGIN SOLUTION``, ``# BEGIN SOLUTION``, ``<!-- BEGIN SOLUTION -->``,
+  ``x = 1  # BEGIN SOLUTION``); the whole marker line goes, whatever else it holds;
+* in a code cell, every region from a ``BEGIN SOLUTION`` line to an ``END SOLUTION``
+  line (marker lines included) becomes ``# YOUR CODE HERE`` and
   ``raise NotImplementedError()`` at the indentation of the ``BEGIN`` marker; in a
-  markdown cell it becomes ``YOUR ANSWER HERE``;
+  markdown or raw cell it becomes ``YOUR ANSWER HERE``;
 * a cell marked ``"solution": true`` in its nbgrader metadata but without markers
   is replaced by the stub as a whole;
-* every region from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` is removed;
-* outputs and execution counts are cleared; everything else (markdown, cell and
-  notebook metadata, nbgrader metadata included) is kept as it is.
+* every region from ``BEGIN HIDDEN TESTS`` to ``END HIDDEN TESTS`` is removed;
+* outputs and execution counts are cleared, and so are the attachments (pasted
+  images) a stubbed markdown cell no longer refers to; everything else (markdown,
+  cell and notebook metadata, nbgrader metadata included) is kept as it is.
+
+Anything it cannot strip with certainty stops it with a message naming the notebook,
+the cell and the line, and nothing is written: unbalanced or nested markers, two
+markers on one line, and lines that look like markers but are not ones nbgrader
+knows (``# begin solution``, ``# BEGIN_SOLUTION``, ``# END SOLUTIONS``), which would
+leave the solution in the student version. Every student version is checked again
+for marker-like lines before it is written.
 
 A cell whose stub sits at top level (so running the cell raises, rather than only
 calling a function defined in it) gets the cell tag ``raises-exception``, which
@@ -24,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +53,7 @@ RAISES_TAG = "raises-exception"
 
 
 class MarkerError(ValueError):
-    """Unbalanced or nested BEGIN/END markers."""
+    """Markers the tool cannot strip with certainty (unbalanced, nested, misspelled)."""
 
 
 @dataclass
@@ -52,12 +65,28 @@ class Summary:
     tagged: int = 0
 
 
-def _marker(line: str) -> str | None:
-    stripped = line.strip()
-    for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS):
-        if stripped.startswith(marker):
-            return marker
-    return None
+# nbgrader's delimiters: a line is a marker when it contains one of these (case-sensitive).
+DELIMITERS = {BEGIN_SOLUTION: "BEGIN SOLUTION", END_SOLUTION: "END SOLUTION",
+              BEGIN_HIDDEN_TESTS: "BEGIN HIDDEN TESTS", END_HIDDEN_TESTS: "END HIDDEN TESTS"}
+# What a misspelled marker looks like: another case, "_" or "-" or no space, a plural or singular.
+LOOKALIKE = re.compile(r"\b(begin|end)[\s_-]*(solutions?|hidden[\s_-]*tests?)\b", re.IGNORECASE)
+
+
+def _marker(line: str, where: str = "cell", number: int = 0) -> str | None:
+    """The marker (e.g. ``BEGIN_SOLUTION``) that ``line`` holds, as nbgrader reads it, or ``None``.
+
+    Raises :class:`MarkerError` for a line with two markers, or one that looks like a marker
+    but is not one nbgrader knows (it would be left in place, solution and all).
+    """
+    found = [marker for marker, text in DELIMITERS.items() if text in line]
+    if len(found) > 1:
+        raise MarkerError(f"{where}, line {number}: {line.strip()!r} holds {len(found)} markers; put each "
+                          f"on a line of its own.")
+    if not found and LOOKALIKE.search(line):
+        raise MarkerError(f"{where}, line {number}: {line.strip()!r} looks like a marker but is not one nbgrader "
+                          f"recognizes, so the solution would stay in. Write one of "
+                          f"{', '.join(repr(m) for m in DELIMITERS)} exactly (upper case, single spaces).")
+    return found[0] if found else None
 
 
 def strip_regions(source: str, cell_type: str = "code", where: str = "cell") -> tuple[str, int, int]:
@@ -70,7 +99,7 @@ def strip_regions(source: str, cell_type: str = "code", where: str = "cell") -> 
     inside: str | None = None  # the BEGIN marker of the region we are in
     n_solutions = n_hidden = 0
     for number, line in enumerate(source.splitlines(), start=1):
-        marker = _marker(line)
+        marker = _marker(line, where, number)
         if inside is None:
             if marker == BEGIN_SOLUTION:
                 inside = marker
@@ -132,44 +161,81 @@ def raises_when_run(source: str) -> bool:
 
 
 def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, Summary]:
-    """A copy of ``nb`` with solutions replaced by stubs, hidden tests removed, outputs cleared."""
+    """A copy of ``nb`` with solutions replaced by stubs, hidden tests removed, outputs cleared.
+
+    Raises :class:`MarkerError` (naming ``name``, the cell and the line) for anything it
+    cannot strip with certainty.
+    """
+    if nb.get("nbformat", 4) < 4:
+        raise MarkerError(f"{name} is in notebook format {nb.get('nbformat')}; open and save it in Jupyter "
+                          f"(format 4) first.")
     nb = copy.deepcopy(nb)
     summary = Summary()
     for index, cell in enumerate(nb.cells):
-        where = f"{name}, cell {index}"
-        if cell.cell_type in ("code", "markdown"):
-            source, n_solutions, n_hidden = strip_regions(cell.source, cell.cell_type, where)
-            is_solution_cell = bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
-            if is_solution_cell and n_solutions == 0:  # nbgrader: no markers -> the whole cell is the answer
-                stub = CODE_STUB if cell.cell_type == "code" else MARKDOWN_STUB
-                source, n_solutions = "\n".join(stub), 1
-            cell.source = source
-            summary.solutions += n_solutions
-            summary.hidden_tests += n_hidden
-            if cell.cell_type == "code" and n_solutions and raises_when_run(source):
-                tags = cell.metadata.setdefault("tags", [])
-                if RAISES_TAG not in tags:
-                    tags.append(RAISES_TAG)
-                summary.tagged += 1
+        where = _where(name, index, len(nb.cells), cell)
+        text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        source, n_solutions, n_hidden = strip_regions(text, cell.cell_type, where)
+        is_solution_cell = bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+        if is_solution_cell and n_solutions == 0:  # nbgrader: no markers -> the whole cell is the answer
+            stub = CODE_STUB if cell.cell_type == "code" else MARKDOWN_STUB
+            source, n_solutions = "\n".join(stub), 1
+        cell.source = source
+        summary.solutions += n_solutions
+        summary.hidden_tests += n_hidden
+        if n_solutions and cell.get("attachments"):  # pasted images the answer showed go with it
+            cell.attachments = {k: v for k, v in cell.attachments.items() if f"attachment:{k}" in source}
+            if not cell.attachments:
+                del cell["attachments"]
+        if cell.cell_type == "code" and n_solutions and raises_when_run(source):
+            tags = cell.metadata.setdefault("tags", [])
+            if RAISES_TAG not in tags:
+                tags.append(RAISES_TAG)
+            summary.tagged += 1
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+    _check_no_marker_left(nb, name)
     return nb, summary
 
 
+def _where(name: str, index: int, n_cells: int, cell) -> str:
+    """``"03_replay_buffers.ipynb, cell 12 of 40 (id 'a1b2')"``: enough to find the cell in Jupyter."""
+    cell_id = f" (id {cell['id']!r})" if cell.get("id") else ""
+    return f"{name}, cell {index + 1} of {n_cells}{cell_id}"
+
+
+def _check_no_marker_left(nb: nbformat.NotebookNode, name: str) -> None:
+    """The last guard: a student version with a marker-like line left is never written."""
+    for index, cell in enumerate(nb.cells):
+        for number, line in enumerate(cell.source.splitlines(), start=1):
+            if any(text in line for text in DELIMITERS.values()) or LOOKALIKE.search(line):
+                raise MarkerError(f"{_where(name, index, len(nb.cells), cell)}, line {number}: the student version "
+                                  f"still holds {line.strip()!r}.")
+
+
 def write_student_versions(src: Path, out: Path) -> dict[Path, Summary]:
-    """Write a student version of every ``src/*.ipynb`` into ``out``; returns what was written."""
-    written: dict[Path, Summary] = {}
+    """Write a student version of every ``src/*.ipynb`` into ``out``; returns what was written.
+
+    Every notebook is converted before any is written: one that cannot be stripped with
+    certainty raises :class:`MarkerError` and leaves ``out`` as it was.
+    """
     paths = sorted(Path(src).glob("*.ipynb"))
-    if paths:
-        Path(out).mkdir(parents=True, exist_ok=True)
+    if paths and Path(out).resolve() == Path(src).resolve():
+        raise MarkerError(f"--out {out} is the folder of the solution notebooks: writing there would replace "
+                          f"them by their student versions. Choose another folder (e.g. student).")
+    students = {}
     for path in paths:
-        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-        student, summary = student_version(nb, path.name)
-        target = Path(out) / path.name
+        try:
+            nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        except Exception as err:  # not JSON, not a notebook ...: name the file
+            raise MarkerError(f"{path.name} cannot be read as a notebook ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0] if str(err) else ''}).") from None
+        students[Path(out) / path.name] = student_version(nb, path.name)
+    if students:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    for target, (student, _) in students.items():
         nbformat.write(student, target)
-        written[target] = summary
-    return written
+    return {target: summary for target, (_, summary) in students.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = write_student_versions(args.src, args.out)
     except MarkerError as err:
-        print(f"Unbalanced markers: {err}", file=sys.stderr)
+        print(f"Cannot make the student versions: {err} Nothing was written.", file=sys.stderr)
         return 1
     if not written:
         print(f"No notebooks found in {args.src}/; nothing written.")
