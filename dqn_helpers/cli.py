@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from dataclasses import fields
@@ -23,6 +24,7 @@ from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
 DIVERGED = 3  # exit status of a run whose loss became NaN or infinite
 INTERRUPTED = 130  # exit status of a program stopped by Ctrl-C (128 + SIGINT)
 MAX_ENV_COPIES = 100_000  # env copies side by side (--num-envs, --eval-episodes, --final-eval-episodes)
+MAX_TOTAL_STEPS = 10**10  # about ten days at the ~10,000 env steps per second of a CPU run
 # Flags people type from other libraries' habits, and the flag meant here.
 FLAG_ALIASES = {"--lr": "--learning-rate", "--steps": "--total-steps", "--timesteps": "--total-steps",
                 "--total-timesteps": "--total-steps", "--n-envs": "--num-envs", "--buffer-size": "--buffer-capacity",
@@ -96,8 +98,21 @@ def _whole(text: str) -> int:
     return int(value)
 
 
+def _width(text: str) -> int:
+    """One layer width of ``--hidden-sizes 64 64``; ``64,64`` gets told to use spaces."""
+    try:
+        return _whole(text)
+    except argparse.ArgumentTypeError:
+        if "," in text:
+            numbers = " ".join(part for part in text.strip("()[] ").replace(",", " ").split())
+            raise argparse.ArgumentTypeError(f"write the widths separated by spaces (--hidden-sizes {numbers}), got "
+                                             f"{text!r}") from None
+        raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m dqn_helpers", description="Deep Q-Learning from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     train_cmd = commands.add_parser(
         "train", help="train, evaluate and summarize one agent",
@@ -110,11 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         flags = ["--env", "--env-id"] if f.name == "env_id" else ["--" + f.name.replace("_", "-")]
         default = getattr(defaults, f.name)
         help_text = f"{f.metadata['help']} (CartPole-v1: {default})"
-        if isinstance(default, bool):
-            train_cmd.add_argument(*flags, dest=f.name, type=_bool, default=argparse.SUPPRESS, metavar="BOOL",
-                                   help=help_text)
+        if isinstance(default, bool):  # --double-dqn alone means true, as a switch would
+            train_cmd.add_argument(*flags, dest=f.name, type=_bool, nargs="?", const=True, default=argparse.SUPPRESS,
+                                   metavar="BOOL", help=help_text)
         elif isinstance(default, tuple):
-            train_cmd.add_argument(*flags, dest=f.name, type=_whole, nargs="+", default=argparse.SUPPRESS,
+            train_cmd.add_argument(*flags, dest=f.name, type=_width, nargs="+", default=argparse.SUPPRESS,
                                    help=help_text)
         else:
             train_cmd.add_argument(*flags, dest=f.name, type=_whole if isinstance(default, int) else type(default),
@@ -135,6 +150,8 @@ def _check_output_file(path: str, flag: str) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder; give a file name inside it, e.g. {path / 'agent.pt'}")
+    if path.exists() and not path.is_file():  # /dev/null, a pipe: the atomic save would replace it
+        raise ValueError(f"{flag} {path} is not a regular file; give the name of a file to write")
     existing = next(p for p in path.parents if p.exists())  # the filesystem root always exists
     if not existing.is_dir():
         raise ValueError(f"{flag} {path}: {existing} is a file, not a folder; choose another path")
@@ -230,6 +247,9 @@ def check_before_training(args: argparse.Namespace) -> DQNConfig:
     if args.final_eval_episodes < 0:
         raise ValueError(f"--final-eval-episodes must be >= 0 (0 skips the final evaluation), got "
                          f"{args.final_eval_episodes}")
+    if config.total_steps > MAX_TOTAL_STEPS:
+        raise ValueError(f"--total-steps {config.total_steps:,} would take years (a CPU runs about 10,000 env steps "
+                         f"a second); use at most {MAX_TOTAL_STEPS:.0e} (CartPole needs about 5e4, Atari 1e7)")
     if config.seed >= 2**32:
         raise ValueError(f"--seed must be below 2**32 = {2**32:,} (NumPy's seeds stop there), got {config.seed:,}")
     outputs = []
@@ -257,6 +277,8 @@ def check_before_training(args: argparse.Namespace) -> DQNConfig:
     env = make_env(config.env_id)  # unknown ids and missing extra packages (box2d) fail here, not after training
     check_env_spaces(env.observation_space, env.action_space, config.env_id)
     env.close()
+    if env.spec is not None and env.spec.id != config.env_id:  # "CartPole" is CartPole-v1: train (and preset) that
+        config = DQNConfig.for_env(env.spec.id, **given)
     _check_sizes(config, args.final_eval_episodes, env.observation_space.shape[0], int(env.action_space.n))
     for path in outputs:
         try:
@@ -358,7 +380,17 @@ def print_summary(summary: dict) -> None:
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {message}", file=sys.stderr if file is None else file)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(message)).removeprefix("WARN: ")  # gymnasium colours its notes
+    print(f"warning: {text}", file=sys.stderr if file is None else file)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dqn-helpers")
+    except PackageNotFoundError:  # run from a checkout without pip install -e .
+        return "(not installed)"
 
 
 def _json_safe(value):

@@ -324,6 +324,8 @@ def test_a_module_colon_env_id_trains(capsys):
         (["--env", "nosuchmodule:CartPole-v1"], "importing the module 'nosuchmodule'"),
         (["--env", "os:NoSuchEnv-v0"], "the module 'os' was imported but registers no env 'NoSuchEnv-v0'"),
         (["--env", ":CartPole-v1"], "write module:EnvId"),
+        (["--total-steps", "1e18"], "--total-steps 1,000,000,000,000,000,000 would take years"),
+        (["--save", "/dev/null"], "--save /dev/null is not a regular file"),
     ],
 )
 def test_huge_values_and_odd_ids_get_one_line_before_training(no_training, capsys, args, expected):
@@ -339,6 +341,8 @@ def test_huge_values_and_odd_ids_get_one_line_before_training(no_training, capsy
         (["--lr", "0.1"], "did you mean --learning-rate for --lr?"),
         (["--learning_rate", "0.1", "--Seed", "3"], "--learning-rate for --learning_rate, --seed for --Seed?"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag (see"),  # nothing close: no guess
+        (["--hidden-sizes", "64,64"], "write the widths separated by spaces (--hidden-sizes 64 64)"),
+        (["--hidden-sizes", "(64, 64)"], "write the widths separated by spaces (--hidden-sizes 64 64)"),
     ],
 )
 def test_an_unknown_flag_gets_the_closest_known_one(no_training, capsys, args, expected):
@@ -352,3 +356,22 @@ def test_env_id_is_a_synonym_of_env():
     from dqn_helpers.cli import build_parser
 
     assert build_parser().parse_args(["train", "--env-id", "Acrobot-v1"]).env_id == "Acrobot-v1"
+
+
+def test_a_boolean_flag_alone_means_true_and_version_prints(capsys):
+    from dqn_helpers.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--stop-when-solved"]).stop_when_solved is True
+    assert parser.parse_args(["train", "--double-dqn", "false", "--seed", "1"]).double_dqn is False
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("python -m dqn_helpers ")
+
+
+def test_an_unversioned_env_id_trains_its_latest_version(capsys):
+    code = main(["train", "--env", "CartPole", *FAST, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["env"] == "CartPole-v1"
+    assert "warning: Using the latest versioned environment `CartPole-v1`" in captured.err
+    assert "\x1b[" not in captured.err  # gymnasium's colour codes are removed
