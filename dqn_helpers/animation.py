@@ -165,7 +165,8 @@ def agent_gif(
         problems.append(f"colors must be <= 255 (a GIF palette holds 256, one is kept for 'unchanged'), got {colors}")
     policies = [getattr(a, "greedy_actions", a) for a in agents]
     if any(not callable(p) for p in policies):
-        problems.append("each agent must be a DeepQLearner or a function obs -> actions")
+        hint = " (for a training result, pass result.agent)" if any(hasattr(a, "agent") for a in agents) else ""
+        problems.append(f"each agent must be a DeepQLearner or a function obs -> actions{hint}")
     if problems:
         raise ValueError("agent_gif: " + "; ".join(problems) + ".")
     _check_env(agents, env_id, seed)  # renders rgb_array frames, and fits every agent

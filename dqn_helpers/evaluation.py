@@ -44,6 +44,11 @@ def check_agent_fits_env(agent, observation_space, action_space, env_name: str) 
     )
 
 
+def _result_hint(obj) -> str:
+    """``" (for a training result, pass result.agent)"`` when ``obj`` holds an agent."""
+    return " (for a training result, pass result.agent)" if hasattr(obj, "agent") else ""
+
+
 def _env_name(env, vec_env) -> str:
     return env if isinstance(env, str) else getattr(vec_env.spec, "id", None) or type(vec_env).__name__
 
@@ -83,7 +88,7 @@ def evaluate(
     if not callable(policy):
         raise TypeError(
             "evaluate needs a DeepQLearner or a function mapping observations to actions, got "
-            f"{type(agent_or_policy).__name__}."
+            f"{type(agent_or_policy).__name__}{_result_hint(agent_or_policy)}."
         )
     owns_env = isinstance(env, str)
     vec_env = make_vector_env(env, n_episodes) if owns_env else env
@@ -161,6 +166,9 @@ def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000
         one row per episode: ``episode_return``, ``discounted_return``, ``q_start``, ``length``.
     """
     n_episodes = validation.count("n_episodes", n_episodes, 10)
+    if not all(hasattr(agent, name) for name in ("q_values", "greedy_actions", "gamma")):
+        raise TypeError(f"greedy_rollouts needs a DeepQLearner (it compares its Q-values with the returns), got "
+                        f"{type(agent).__name__}{_result_hint(agent)}.")
     gamma = agent.gamma if gamma is None else gamma
     vec_env = make_vector_env(env_id, n_episodes)
     try:

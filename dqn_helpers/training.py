@@ -136,8 +136,9 @@ def train(config: DQNConfig | None = None, progress: bool = True, live=False, **
     as a float already.)
     """
     if config is not None and not isinstance(config, DQNConfig):
+        example = f"env_id={config!r}" if isinstance(config, str) else "total_steps=..."
         raise TypeError(f"train needs a DQNConfig, got {type(config).__name__}. Use train(DQNConfig(...)) or "
-                        f"pass fields as keywords: train(total_steps=...).")
+                        f"pass fields as keywords: train({example}).")
     config = (config or DQNConfig()).replace(**overrides)
     progress = validation.boolean("progress", progress)
     if config.learning_starts >= config.total_steps:

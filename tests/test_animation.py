@@ -160,6 +160,7 @@ def test_an_env_without_rgb_frames_fails_up_front(no_recording):
     (dict(columns=0), "columns must be a positive whole number"),
     (dict(env_id="CartPol-v1"), "Closest registered ids: CartPole-v1"),
     (dict(agents=DeepQLearner(6, 3)), r"takes observations of shape \(6,\).*CartPole-v1 gives"),
+    (dict(agents=type("Result", (), {"agent": None})()), "for a training result, pass result.agent"),
 ])
 def test_bad_settings_fail_before_recording(no_recording, kwargs, words):
     agents = kwargs.pop("agents", always_left)

@@ -83,3 +83,15 @@ def test_an_agent_on_an_env_of_another_shape_names_both(tmp_path):
     with pytest.raises(ValueError, match=r"This agent \(trained on CartPole-v1\).*Evaluate it on CartPole-v1"):
         evaluate(load_agent(tmp_path / "cartpole.pt"), "Acrobot-v1", n_episodes=2)
     assert evaluate(agent, "CartPole-v1", n_episodes=2).shape == (2,)  # the right env still works
+
+
+def test_a_training_result_instead_of_its_agent_is_named():
+    from dqn_helpers import greedy_rollouts
+
+    class Result:  # what train returns, as far as these functions can tell
+        agent = None
+
+    with pytest.raises(TypeError, match=r"got Result \(for a training result, pass result.agent\)"):
+        evaluate(Result(), "CartPole-v1", n_episodes=2)
+    with pytest.raises(TypeError, match=r"greedy_rollouts needs a DeepQLearner .* pass result.agent"):
+        greedy_rollouts(Result(), "CartPole-v1", n_episodes=2)

@@ -113,3 +113,8 @@ def test_more_torch_threads_than_cores_are_capped(monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", lambda n: asked.append(n))
     train(QUICK, total_steps=100, learning_starts=0, torch_threads=100_000, progress=False)
     assert asked[0] <= (os.cpu_count() or 1)
+
+
+def test_an_env_id_passed_as_config_gets_the_keyword_to_use():
+    with pytest.raises(TypeError, match=r"train\(env_id='CartPole-v1'\)"):
+        train("CartPole-v1")
