@@ -395,6 +395,8 @@ def _version() -> str:
 
 def _json_safe(value):
     """``value`` with every NaN and infinity turned into ``None``: JSON has no such numbers."""
+    if hasattr(value, "item") and not isinstance(value, (dict, list, tuple, str)):  # NumPy and torch scalars
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

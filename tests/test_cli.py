@@ -375,3 +375,14 @@ def test_an_unversioned_env_id_trains_its_latest_version(capsys):
     assert code == 0 and json.loads(captured.out)["env"] == "CartPole-v1"
     assert "warning: Using the latest versioned environment `CartPole-v1`" in captured.err
     assert "\x1b[" not in captured.err  # gymnasium's colour codes are removed
+
+
+def test_json_safe_handles_nested_values_and_numpy_scalars():
+    import numpy as np
+
+    from dqn_helpers.cli import _json_safe
+
+    value = {"a": float("nan"), "b": [float("inf"), 1.5, {"c": -float("inf")}], "d": np.float32("nan"),
+             "e": np.int64(3), "f": "nan", "g": None}
+    assert _json_safe(value) == {"a": None, "b": [None, 1.5, {"c": None}], "d": None, "e": 3, "f": "nan", "g": None}
+    json.dumps(_json_safe(value), allow_nan=False)
