@@ -38,7 +38,8 @@ class ProbeEnv(gym.Env):
     n_actions = 1
     name = ""  # what a report calls it: "the discounting probe"
     title = ""  # the part of DQN this probe isolates, in plain words
-    look_at = ""  # where to look when a learner fails it
+    look_at = ""  # where to look in the update when a learner fails it
+    loop_look_at = ""  # where to look in the training loop when the update passes and the whole agent fails it
 
     def __init__(self):
         self.observation_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
@@ -72,6 +73,8 @@ class ConstantRewardProbe(ProbeEnv):
     name = "constant-reward"
     title = "constant reward (the loss and the optimizer step)"
     look_at = "the loss (Q(s, a) - y)^2, its sign, and zero_grad / backward / step; also the (1 - terminated) mask"
+    loop_look_at = ("whether the loop updates at all (a batch sampled and update called on every pass from "
+                    "learning_starts on), and the rewards and terminated flags it remembers")
 
     def optimal_q(self, obs, gamma):
         return np.array([1.0])
@@ -86,6 +89,7 @@ class ObservationRewardProbe(ProbeEnv):
     name = "observation"
     title = "observation-dependent reward (the network's input)"
     look_at = "which observations go into the network for Q(s, a): the batch's obs, as float32 of shape (B, obs_dim)"
+    loop_look_at = "the observations: remember the one the agent acted on, then continue from the env's new one"
 
     def probe_states(self):
         return [self._obs(-1.0), self._obs(1.0)]
@@ -106,6 +110,8 @@ class DiscountingProbe(ProbeEnv):
     name = "discounting"
     title = "two-step discounting (gamma and the bootstrap)"
     look_at = "gamma in the target y = r + gamma * (1 - terminated) * max Q_target(s', a'), and next_obs in it"
+    loop_look_at = ("the next state remembered (the true last observation of the step) and the synchronization of "
+                    "the target network")
 
     def probe_states(self):
         return [self._obs(0.0), self._obs(1.0)]
@@ -126,7 +132,8 @@ class ActionRewardProbe(ProbeEnv):
     n_actions = 2
     name = "action"
     title = "action-dependent reward (the Q-value of the action taken)"
-    look_at = "the prediction Q(s, a): pick the taken action's column, q_network(obs).gather(1, actions[:, None])"
+    look_at = "the prediction Q(s, a): the Q-value of the action taken in each row, not the max or mean over actions"
+    loop_look_at = "the actions remembered: the ones learner.act returned for the observations of this step"
 
     def optimal_q(self, obs, gamma):
         return np.array([-1.0, 1.0])
@@ -141,7 +148,8 @@ class ObservationActionProbe(ProbeEnv):
     n_actions = 2
     name = "observation-and-action"
     title = "observation and action together (each row's own action)"
-    look_at = "how actions index the Q-values row by row: gather along dim=1, with actions of shape (B,)"
+    look_at = "how actions index the Q-values row by row: each row's own action, with actions of shape (B,)"
+    loop_look_at = "that each remembered row keeps its own observation and its own action together"
 
     def probe_states(self):
         return [self._obs(-1.0), self._obs(1.0)]

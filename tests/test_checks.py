@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from student_answers import StudentRing, StudentVecEnv, student_double_dqn_target, student_evaluate
 from torch import nn
 
-from dqn_helpers import (
-    ReplayBuffer,
-    TransitionBatch,
-    VectorizedEnvWrapper,
-    VectorStep,
-    evaluate,
-    linear_epsilon,
-    make_q_network,
-    td_target,
-)
+from dqn_helpers import TransitionBatch, VectorizedEnvWrapper, linear_epsilon
 from dqn_helpers.checks import (
     STRICT_ENV_VAR,
     CheckReport,
@@ -64,7 +57,7 @@ def assert_fails(report: CheckReport, property_words: str, *message_words: str) 
 
 
 def ref_q_network(obs_dim, n_actions):
-    return make_q_network(obs_dim, n_actions, (32,))
+    return nn.Sequential(nn.Linear(obs_dim, 32), nn.ReLU(), nn.Linear(32, n_actions))
 
 
 def ref_td_target(rewards, terminated, next_q_values, gamma):
@@ -73,8 +66,15 @@ def ref_td_target(rewards, terminated, next_q_values, gamma):
 
 
 def ref_double_dqn_target(rewards, terminated, next_q_online, next_q_target, gamma):
-    with torch.no_grad():
-        return td_target(rewards, terminated, next_q_target, gamma, next_actions=next_q_online.argmax(dim=1))
+    next_actions = next_q_online.detach().argmax(dim=1)
+    next_values = next_q_target.detach().gather(1, next_actions.unsqueeze(1)).squeeze(1)
+    return rewards + gamma * (1.0 - terminated) * next_values
+
+
+def ref_linear_epsilon(progress, start, end, fraction):
+    if fraction <= 0 or progress >= fraction:
+        return float(end)
+    return float(start + (max(progress, 0.0) / fraction) * (end - start))
 
 
 def ref_synchronize(q_network, target_network, n_updates, sync_every):
@@ -83,7 +83,17 @@ def ref_synchronize(q_network, target_network, n_updates, sync_every):
 
 
 def ref_evaluate(policy, env_id, n_episodes, seed):
-    return evaluate(policy, env_id, n_episodes, seed)
+    """All episodes side by side in a vector env, each counted until its first end."""
+    from dqn_helpers import make_vector_env
+
+    env = make_vector_env(env_id, n_episodes)
+    obs, returns, running = env.reset(seed=seed), np.zeros(n_episodes), np.ones(n_episodes, bool)
+    while running.any():
+        step = env.step(np.asarray(policy(obs)))
+        returns += np.where(running, step.rewards, 0.0)
+        running &= ~step.done
+        obs = step.next_obs
+    return returns
 
 
 def sequential_evaluate(policy, env_id, n_episodes, seed):
@@ -103,15 +113,17 @@ def sequential_evaluate(policy, env_id, n_episodes, seed):
 
 
 REFERENCES = [
-    (check_q_network, ref_q_network, 8),
-    (check_td_target, ref_td_target, 8),
-    (check_double_dqn_target, ref_double_dqn_target, 5),
-    (check_replay_buffer, ReplayBuffer, 10),
+    (check_q_network, ref_q_network, 9),
+    (check_td_target, ref_td_target, 9),
+    (check_double_dqn_target, ref_double_dqn_target, 6),
+    (check_double_dqn_target, student_double_dqn_target, 6),
+    (check_replay_buffer, StudentRing, 11),
     (check_synchronize, ref_synchronize, 6),
-    (check_epsilon_schedule, linear_epsilon, 8),
-    (check_vectorized_env, VectorizedEnvWrapper, 9),
-    (check_evaluate, ref_evaluate, 8),
-    (check_evaluate, sequential_evaluate, 8),
+    (check_epsilon_schedule, ref_linear_epsilon, 9),
+    (check_vectorized_env, StudentVecEnv, 10),
+    (check_evaluate, ref_evaluate, 9),
+    (check_evaluate, sequential_evaluate, 9),
+    (check_evaluate, student_evaluate, 9),
 ]
 
 
@@ -165,7 +177,7 @@ def test_td_target_forgetting_terminal_mask_fails():
             return rewards + gamma * next_q_values.max(dim=1).values
 
     report = check_td_target(no_mask)
-    assert_fails(report, "terminal masking", "(1 - terminated)")
+    assert_fails(report, "terminal masking", "bootstrapped from terminal states")
     assert "truncation still bootstraps" not in failed_names(report)
 
 
@@ -202,7 +214,7 @@ def test_td_target_mean_and_shape_mistakes_fail():
             return rewards[:, None] + gamma * (1 - terminated[:, None]) * next_q_values.max(dim=1, keepdim=True).values
 
     report = check_td_target(keepdim)
-    assert_fails(report, "shape (B,)", "(5, 1)", "squeeze")
+    assert_fails(report, "shape (B,)", "(5, 1)", "extra dimension of size 1")
 
 
 # --------------------------------------------------------------------------- Double DQN
@@ -211,13 +223,13 @@ def test_td_target_mean_and_shape_mistakes_fail():
 def test_double_dqn_plain_max_fails():
     def plain(rewards, terminated, next_q_online, next_q_target, gamma):
         with torch.no_grad():
-            return td_target(rewards, terminated, next_q_target, gamma)
+            return rewards + gamma * (1 - terminated) * next_q_target.max(dim=1).values
 
     assert_fails(check_double_dqn_target(plain), "argmax from the online", "plain DQN")
 
     def online_value(rewards, terminated, next_q_online, next_q_target, gamma):
         with torch.no_grad():
-            return td_target(rewards, terminated, next_q_online, gamma)
+            return rewards + gamma * (1 - terminated) * next_q_online.max(dim=1).values
 
     assert_fails(check_double_dqn_target(online_value), "argmax from the online", "online network")
 
@@ -225,7 +237,7 @@ def test_double_dqn_plain_max_fails():
 # --------------------------------------------------------------------------- replay buffer
 
 
-class UnwrittenSlotsBuffer(ReplayBuffer):
+class UnwrittenSlotsBuffer(StudentRing):
     """Samples from the whole capacity, including slots never written."""
 
     def sample(self, batch_size):
@@ -272,14 +284,14 @@ def test_replay_buffer_sampling_unwritten_slots_fails():
 def test_replay_buffer_growing_list_fails():
     report = check_replay_buffer(GrowingListBuffer)
     assert_fails(report, "overwrites the oldest", "capacity 5")
-    assert_fails(report, "memory stays fixed", "data")
+    assert_fails(report, "a ring: memory allocated once", "`data` (a list) grew", "grows without end")
     assert_fails(report, "more than is stored", "an error")
 
 
 def test_replay_buffer_missing_method_is_explained():
     report = check_replay_buffer(NoSampleBuffer)
     assert_fails(report, "has remember, sample and len", "missing ['sample']")
-    assert report.skipped == 9 and "skipped" in str(report)
+    assert report.skipped == 10 and "skipped" in str(report)
 
 
 # --------------------------------------------------------------------------- synchronize
@@ -361,21 +373,22 @@ def test_epsilon_zero_fraction_division_is_reported():
 # --------------------------------------------------------------------------- vectorized env
 
 
-class ResetObsAsFinal(VectorizedEnvWrapper):
+class ResetObsAsFinal(StudentVecEnv):
     """Stores the first observation of the new episode as the 'final' one."""
 
     def step(self, actions):
         out = super().step(actions)
-        return VectorStep(out.next_obs, out.next_obs.copy(), out.rewards, out.terminated, out.truncated, out.learnable)
+        out.final_obs = out.next_obs.copy()
+        return out
 
 
-class DoneAsTerminated(VectorizedEnvWrapper):
+class DoneAsTerminated(StudentVecEnv):
     """Masks with `terminated or truncated`: time limits look like real endings."""
 
     def step(self, actions):
         out = super().step(actions)
-        done = out.terminated | out.truncated
-        return VectorStep(out.next_obs, out.final_obs, out.rewards, done, out.truncated, out.learnable)
+        out.terminated = out.terminated | out.truncated
+        return out
 
 
 class NoAutoReset:
@@ -388,7 +401,7 @@ class NoAutoReset:
     def step(self, actions):
         results = [e.step(int(a)) for e, a in zip(self.envs, actions, strict=True)]
         obs, rewards, term, trunc, _ = (np.array(x) for x in zip(*results, strict=True))
-        return VectorStep(obs, obs, rewards, term, trunc, np.ones(len(obs), bool))
+        return SimpleNamespace(next_obs=obs, final_obs=obs, rewards=rewards, terminated=term, truncated=trunc)
 
 
 def test_vectorized_env_reset_obs_as_final_obs_fails():
@@ -407,7 +420,7 @@ def test_vectorized_env_without_auto_reset_fails():
 
 
 def test_vectorized_env_same_env_object_fails():
-    class SharedEnv(VectorizedEnvWrapper):
+    class SharedEnv(StudentVecEnv):
         def __init__(self, env, num_envs):
             super().__init__(env, num_envs)
             self.envs = [env] * num_envs
@@ -437,7 +450,8 @@ def ignores_seed(policy, env_id, n_episodes, seed):
 
 def test_evaluate_counting_later_episodes_fails():
     report = check_evaluate(counts_later_episodes)
-    assert_fails(report, "only the first episode", "Stop adding rewards")
+    assert_fails(report, "only the first episode", "must stop adding the rewards of an env")
+    assert report.mistake == "rewards were still added after an env's first episode had ended."
     assert_fails(report, "matches dqn_helpers.evaluate")
 
 
@@ -531,7 +545,7 @@ def test_code_raising_inside_is_reported_not_raised(check):
 
 
 def test_class_raising_not_implemented_in_one_method():
-    class HalfDone(ReplayBuffer):
+    class HalfDone(StudentRing):
         def sample(self, batch_size):
             raise NotImplementedError()
 
@@ -574,6 +588,8 @@ def test_checks_leave_the_global_random_state_alone():
 
 
 def test_report_repr_is_a_one_line_summary():
-    report = check_epsilon_schedule(linear_epsilon)
-    assert repr(report).startswith("<CheckReport check_epsilon_schedule: 8/8")
-    assert str(report).startswith("check_epsilon_schedule: All 8 checks passed.")
+    report = check_epsilon_schedule(ref_linear_epsilon)
+    assert repr(report).startswith("<CheckReport check_epsilon_schedule: 9/9")
+    assert str(report).startswith("check_epsilon_schedule: All 9 checks passed.")
+    report = check_epsilon_schedule(linear_epsilon)  # the package's own: not the student's code
+    assert "is the package's dqn_helpers.linear_epsilon" in str(report) and report.skipped == 7

@@ -13,8 +13,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from student_answers import StudentRing, StudentVecEnv
 
-from dqn_helpers import ReplayBuffer, TransitionBatch, VectorizedEnvWrapper, VectorStep, evaluate
+from dqn_helpers import TransitionBatch, evaluate
 from dqn_helpers.checks import (
     STRICT_ENV_VAR,
     CheckReport,
@@ -82,9 +83,9 @@ def ref_q_update(q_table, state, action, reward, next_state, terminated, alpha, 
     ("check", "solution", "n"),
     [
         (check_exponential_epsilon, ref_exponential, 7),
-        (check_step_target, ref_step_target, 7),
+        (check_step_target, ref_step_target, 8),
         (check_discretise, ref_discretise, 5),
-        (check_q_learning_update, ref_q_update, 5),
+        (check_q_learning_update, ref_q_update, 6),
     ],
     ids=lambda x: getattr(x, "__name__", str(x)),
 )
@@ -105,11 +106,11 @@ def test_td_target_indices_instead_of_values():
 
     report = check_td_target(indices)
     text = assert_mistake(report, "indices", absent=("not the reward, by gamma", "hard-code the batch size"))
-    assert ".max(dim=1).values" in text
+    assert "picks the indices" in text
     assert all(r.consequence for r in report.failures)
 
 
-class CapacitySampler(ReplayBuffer):
+class CapacitySampler(StudentRing):
     """Samples from range(capacity): most slots of a young buffer are still empty."""
 
     def sample(self, batch_size):
@@ -125,7 +126,7 @@ def test_replay_buffer_sampling_from_capacity():
     assert "range(len(self))" in text
 
 
-class SliceWriter(ReplayBuffer):
+class SliceWriter(StudentRing):
     """Writes a batch with one slice: breaks when the batch crosses the end of the ring."""
 
     def remember(self, obs, actions, rewards, next_obs, terminated):
@@ -167,7 +168,7 @@ def test_synchronize_off_by_one(shift):
     assert f"n_updates = {expected}" in text
 
 
-class ActedOnAsFinal(VectorizedEnvWrapper):
+class ActedOnAsFinal(StudentVecEnv):
     """Returns the observation the action was taken in as the final observation."""
 
     def reset(self, seed=None):
@@ -176,8 +177,8 @@ class ActedOnAsFinal(VectorizedEnvWrapper):
 
     def step(self, actions):
         out = super().step(actions)
-        acted_on, self.current = self.current, out.next_obs
-        return VectorStep(out.next_obs, acted_on.copy(), out.rewards, out.terminated, out.truncated, out.learnable)
+        out.final_obs, self.current = self.current.copy(), out.next_obs
+        return out
 
 
 def test_vectorized_env_current_obs_as_final_obs():
@@ -237,7 +238,7 @@ def test_evaluate_passing_one_observation_fails():
     assert "obs[None]" in str(report)
 
 
-class ReseedingEnv(VectorizedEnvWrapper):
+class ReseedingEnv(StudentVecEnv):
     """Re-seeds each copy at every auto-reset: every episode of a copy starts the same."""
 
     def reset(self, seed=None):
@@ -246,10 +247,9 @@ class ReseedingEnv(VectorizedEnvWrapper):
 
     def step(self, actions):
         out = super().step(actions)
-        next_obs = out.next_obs.copy()
-        for i in np.flatnonzero(out.done):
-            next_obs[i] = self.envs[i].reset(seed=self.seed + int(i))[0]
-        return VectorStep(next_obs, out.final_obs, out.rewards, out.terminated, out.truncated, out.learnable)
+        for i in np.flatnonzero(out.terminated | out.truncated):
+            out.next_obs[i] = self.envs[i].reset(seed=self.seed + int(i))[0]
+        return out
 
 
 def test_vectorized_env_reseeding_every_reset_fails():
@@ -294,7 +294,9 @@ def test_discretise_mistakes():
             index = index * n_bins[0] + min(int(fraction * n_bins[0]), n_bins[0] - 1)
         return index
 
-    assert "every cell has its own index (one bin count per dimension)" in failed(check_discretise(same_count))
+    report = check_discretise(same_count)
+    assert "every cell has its own index (one bin count per dimension)" in failed(report)
+    assert_mistake(report, "n_bins[0], for every dimension", absent=("one past the last bin",))
 
 
 def test_q_learning_update_mistakes():
@@ -302,7 +304,8 @@ def test_q_learning_update_mistakes():
         target = reward + (0.0 if terminated else gamma * q_table[next_state, action])
         q_table[state, action] += alpha * (target - q_table[state, action])
 
-    assert_mistake(check_q_learning_update(sarsa_like), "same action in the next state")
+    assert_mistake(check_q_learning_update(sarsa_like), "same action in the next state",
+                   absent=("Use the alpha and gamma arguments",))
 
     def no_terminal(q_table, state, action, reward, next_state, terminated, alpha, gamma):
         q_table[state, action] += alpha * (reward + gamma * q_table[next_state].max() - q_table[state, action])
@@ -310,5 +313,7 @@ def test_q_learning_update_mistakes():
     assert failed(check_q_learning_update(no_terminal)) == ["no bootstrap from a terminated state"]
 
 
-def test_evaluate_reference_still_matches():
-    assert check_evaluate(lambda policy, env_id, n, seed: evaluate(policy, env_id, n, seed))
+def test_evaluate_calling_the_package_is_not_the_students_code():
+    report = check_evaluate(lambda policy, env_id, n, seed: evaluate(policy, env_id, n, seed))
+    assert failed(report) == ["is your own code (it does not call the package's solution)"], str(report)
+    assert "calls the package's dqn_helpers.evaluate" in str(report)

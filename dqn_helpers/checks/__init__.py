@@ -32,13 +32,20 @@ check                          notebook                                    modul
 ``check_probes``               notebooks/09_write_your_own_dqn.ipynb       ``probes``
 =============================  ==========================================  ===================
 
-The report, the runner and the formatting live in :mod:`dqn_helpers.checks.framework`;
-``run_probes`` returns the probes' predicted and optimal Q-values as a table.
-A check never crashes on a broken answer: an exception raised by your code
-(``NotImplementedError`` included, reported as "not implemented yet") becomes a
-failed line in the report. Set the environment variable ``DQN_CHECKS_STRICT=1``
-to turn a failed report into an ``AssertionError`` carrying the same message
-(CI uses it to make sure the reference solutions pass).
+The report and the runner live in :mod:`dqn_helpers.checks.framework`, the rendering of
+answers in :mod:`~dqn_helpers.checks.formatting`; ``run_probes`` returns the probes'
+predicted and optimal Q-values as a table, and ``check_probes(update, loop=training_loop)``
+trains the whole agent (your loop, its acting and your update) on them.
+
+A check never crashes or hangs on a broken answer: an exception raised by your code
+(``NotImplementedError`` included, reported as "not implemented yet"), ``sys.exit()``, a
+loop that never ends ("your function did not return within 10 s") and runaway memory
+each become a failed line in the report (:mod:`~dqn_helpers.checks.limits`;
+``DQN_CHECKS_TIME_LIMIT`` and ``DQN_CHECKS_MEMORY_LIMIT_MB`` change the limits). An answer
+that calls, inherits or is the package's own solution fails the property "is your own
+code" (:mod:`~dqn_helpers.checks.delegation`). Set the environment variable
+``DQN_CHECKS_STRICT=1`` to turn a failed report into an ``AssertionError`` carrying the
+same message (CI uses it to make sure the reference solutions pass).
 """
 
 from dqn_helpers.checks.double_dqn import check_double_dqn_target

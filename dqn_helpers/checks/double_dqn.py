@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, close, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import close, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
 from dqn_helpers.checks.targets import (
     Q_ONLINE,
     Q_TARGET,
@@ -25,7 +27,9 @@ def check_double_dqn_target(fn) -> CheckReport:
     Belongs to notebook 08_going_further. Tests against :func:`dqn_helpers.td_target`
     with ``next_actions = next_q_online.argmax(1)``: output shape; the next action is
     the online network's argmax and its value comes from the target network; terminal
-    masking; gamma scaling; random batches; no gradient through the target.
+    masking; gamma scaling; random batches; no gradient through the target; the answer's own
+    code (not a call of :func:`dqn_helpers.td_target`). A (B, 1) term broadcast against a
+    (B,) one is named by the shape test.
     """
     from dqn_helpers.learner import td_target
 
@@ -50,8 +54,8 @@ def check_double_dqn_target(fn) -> CheckReport:
         expected = reference(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0)
         if not close(got, expected):
             hint = (
-                "Pick a' = next_q_online.argmax(dim=1), then read its value from the target network: "
-                "next_q_target.gather(1, a'.unsqueeze(1)).squeeze(1)."
+                "Let the online network's Q-values choose a' (the best action of each row), then read the value of "
+                "that a' in the target network's Q-values, row by row."
             )
             if close(got, Q_TARGET.max(dim=1).values):
                 hint = "This is the plain DQN target (max of the target network). " + hint
@@ -70,9 +74,10 @@ def check_double_dqn_target(fn) -> CheckReport:
             got = call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, gamma)
             expected = reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, gamma)
             if not close(got, expected):
-                hint = "Use r + gamma * (1 - terminated) * next_q_target[a'] with a' the online argmax."
+                hint = ("Where terminated == 1 the target is the reward alone; elsewhere it is the reward plus gamma "
+                        "times the target network's value of a'.")
                 if close(got, reference(REWARDS, torch.zeros(5), Q_ONLINE, Q_TARGET, gamma)):
-                    hint = "You bootstrapped from terminal states: multiply the bootstrap by (1 - terminated)."
+                    hint = "You bootstrapped from terminal states (rows 1 and 3): there the target is the reward alone."
                 raise Fail(f"{fmt(expected)} for terminated={fmt(TERMINATED)}, gamma={gamma}", fmt(got), hint)
 
     def random():
@@ -80,7 +85,9 @@ def check_double_dqn_target(fn) -> CheckReport:
             got = call(rewards, terminated, online, target, 0.97)
             expected = reference(rewards, terminated, online, target, 0.97)
             if not close(got, expected):
-                raise Fail(f"{fmt(expected)} (batch {len(rewards)}, {online.shape[1]} actions)", fmt(got))
+                raise Fail(f"{fmt(expected)} (batch {len(rewards)}, {online.shape[1]} actions)", fmt(got),
+                           "The fixed examples pass but a random batch does not: do not hard-code the batch size, "
+                           "the number of actions or any value of the examples.")
 
     def with_grad():
         online, target = Q_ONLINE.clone().requires_grad_(True), Q_TARGET.clone().requires_grad_(True)
@@ -88,6 +95,7 @@ def check_double_dqn_target(fn) -> CheckReport:
 
     tests = [
         Test("returns a tensor of shape (B,)", shape, required=True),
+        Test(OWN_CODE, own_code_test(shape, {"dqn_helpers.td_target": td_target}, answer=fn), required=True),
         Test("argmax from the online network, value from the target network", argmax_online_value_target),
         Test("terminal masking and gamma scaling", masking_and_gamma),
         Test("matches the reference on random batches", random),

@@ -14,17 +14,24 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, as_number, not_callable_report, run_tests
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import as_number
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+from dqn_helpers.checks.shapes import broadcast_seen
+from dqn_helpers.learner import DeepQLearner
 
 
 def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, target_network: bool = True,
-                   taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True) -> float:
+                   taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True,
+                   flat_prediction: bool = True, flat_next_values: bool = True) -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
     ``target_network=False`` bootstraps from the online network, ``taken_action=False``
     predicts the max over actions instead of the taken action's value, ``sign=-1`` climbs
-    the loss, ``zero_grad=False`` lets gradients pile up between updates.
+    the loss, ``zero_grad=False`` lets gradients pile up between updates,
+    ``flat_prediction=False`` keeps the prediction's gathered dimension (B, 1) and
+    ``flat_next_values=False`` the max's (B, 1): either one broadcasts against a (B,) tensor.
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
@@ -33,12 +40,13 @@ def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, tar
     terminated = torch.as_tensor(batch.terminated, dtype=torch.float32)  # (B,)
     with torch.no_grad():
         bootstrap_net = learner.target_network if target_network else learner.q_network
-        next_values = bootstrap_net(next_obs).max(dim=1).values  # (B,)
+        next_values = bootstrap_net(next_obs).max(dim=1, keepdim=not flat_next_values).values  # (B,) or (B, 1)
         discount = learner.gamma if gamma else 1.0
         alive = (1.0 - terminated) if mask else torch.ones_like(terminated)
-        target = rewards + discount * alive * next_values  # (B,)
+        target = rewards + discount * alive * next_values  # (B,), or (B, B) if next_values is (B, 1)
     q_all = learner.q_network(obs)  # (B, n_actions)
-    q_pred = q_all.gather(1, actions.unsqueeze(1)).squeeze(1) if taken_action else q_all.max(dim=1).values  # (B,)
+    q_pred = q_all.gather(1, actions.unsqueeze(1)) if taken_action else q_all.max(dim=1, keepdim=True).values  # (B, 1)
+    q_pred = q_pred.squeeze(1) if flat_prediction else q_pred  # (B,)
     loss = F.mse_loss(q_pred, target)
     if zero_grad:
         learner.optimizer.zero_grad()
@@ -47,7 +55,15 @@ def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, tar
     return loss.item()
 
 
+BROADCAST_PREDICTION = ("the prediction has shape (B, 1) and the target (B,): the loss broadcast them to (B, B) "
+                        "and compared every prediction with every target")
+BROADCAST_TARGET = ("the best next values have shape (B, 1) (a max that kept its dimension), so the target "
+                    "broadcast to (B, B)")
+BROADCAST_BOTH = "the prediction and the best next values both have shape (B, 1): the target broadcast to (B, B)"
 MISTAKES = {  # switches of update_variant -> what the student most likely wrote
+    BROADCAST_PREDICTION: dict(flat_prediction=False),
+    BROADCAST_TARGET: dict(flat_next_values=False),
+    BROADCAST_BOTH: dict(flat_prediction=False, flat_next_values=False),
     "the target has no discount (gamma is missing)": dict(gamma=False),
     "the target bootstraps from terminal states (no (1 - terminated) mask)": dict(mask=False),
     "the target comes from the online network instead of the target network": dict(target_network=False),
@@ -55,19 +71,26 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     "the update climbs the loss (its sign is flipped)": dict(sign=-1.0),
     "the gradients are not reset before backward() (zero_grad missing)": dict(zero_grad=False),
 }
+_SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
 HINTS = {
+    BROADCAST_PREDICTION: _SHAPES + "Picking each row's action with gather keeps the dimension it picked along.",
+    BROADCAST_TARGET: _SHAPES + "A max over actions that keeps its dimension gives (B, 1); added to the (B,) rewards "
+                                "that makes a table of every reward with every next value.",
+    BROADCAST_BOTH: _SHAPES + "Both the gather and the max kept a dimension of size 1.",
     "the target has no discount (gamma is missing)":
-        "y = r + learner.gamma * (1 - terminated) * max_a' Q_target(s', a').",
+        "The bootstrapped value is discounted: it is multiplied by learner.gamma before it is added to the reward.",
     "the target bootstraps from terminal states (no (1 - terminated) mask)":
-        "Multiply the bootstrapped value by (1 - terminated): a terminal state has no future.",
+        "A terminal state has no future: the bootstrapped term must vanish where terminated == 1.",
     "the target comes from the online network instead of the target network":
-        "Compute max_a' Q(s', a') with learner.target_network (the frozen copy), under torch.no_grad().",
+        "The next states' values come from learner.target_network (the frozen copy), under torch.no_grad().",
     "the prediction is max_a Q(s, a), not the Q-value of the action taken":
-        "Pick the taken action's column: learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1).",
+        "Predict the Q-value of the action actually taken in each row (that column of the network's output), not "
+        "the best one.",
     "the update climbs the loss (its sign is flipped)":
-        "Minimize (Q(s, a) - y)^2: loss.backward() on the squared error itself, then optimizer.step().",
+        "Descend the loss: the gradients must come from the squared error itself, not from its negative.",
     "the gradients are not reset before backward() (zero_grad missing)":
-        "Call learner.optimizer.zero_grad() before loss.backward(), or gradients add up over updates.",
+        "Gradients add up across calls of backward() until they are reset: the optimizer resets them, once per "
+        "update, before the backward pass.",
 }
 
 
@@ -85,13 +108,12 @@ def _batch(seed: int, n: int = 16):
 
 
 def _learner():
-    from dqn_helpers.learner import DeepQLearner
-
     learner = DeepQLearner(4, 3, hidden_sizes=(16,), learning_rate=1e-2, gamma=0.9, loss="mse", double_dqn=False,
                            seed=0)  # plain DQN, whatever the package defaults become
+    gen = torch.Generator().manual_seed(0)  # the notebook's random state is left alone
     with torch.no_grad():  # online and target networks differ, as they do between two syncs
         for p in learner.q_network.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+            p.add_(0.1 * torch.randn(p.shape, generator=gen))
     return learner
 
 
@@ -107,7 +129,8 @@ def check_dqn_update(fn) -> CheckReport:
     returns the loss before the step; moves the online network; leaves the target
     network alone; the same weights as the reference after one and after two updates.
     Names the part that differs (discount, terminal mask, target network, taken action,
-    sign, zero_grad).
+    sign, zero_grad, a (B, 1) tensor broadcast against a (B,) one), and an answer that
+    calls ``learner.update(batch)`` instead of its own code.
     """
     name = "check_dqn_update"
     signature = "fn(learner, batch) -> float (the loss)"
@@ -125,16 +148,16 @@ def check_dqn_update(fn) -> CheckReport:
 
     def returns_loss():
         (_, (loss,)), (_, (want,)) = student(), after(update_variant)
-        loss = as_number(loss, "Return the loss as a float: loss.item().")
+        loss = as_number(loss, "Return the loss as a Python float (a one-element tensor gives it with .item()).")
         if abs(float(loss) - want) > 1e-4 * max(1.0, abs(want)):
             raise Fail(f"loss {want:.5g} (mean squared TD error of the batch, before the step)", f"{float(loss):.5g}",
-                       "Return the mean of (Q(s, a) - y)^2 over the batch: F.mse_loss(q_pred, target).item().")
+                       "Return the mean over the batch of (Q(s, a) - y)^2, computed before the optimizer step.")
 
     def moves_online():
         learner, _ = student()
         if torch.equal(_weights(learner.q_network), _weights(base.q_network)):
             raise Fail("changed online weights after one update", "the same weights",
-                       "Call loss.backward() and then learner.optimizer.step().")
+                       "Compute the gradients of the loss, then let learner.optimizer take its step.")
 
     def target_untouched():
         learner, _ = student()
@@ -151,19 +174,42 @@ def check_dqn_update(fn) -> CheckReport:
                            "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'); loss = mean((Q(s, a) - y)^2).")
         return run
 
-    def detector(switches):
-        def detect() -> bool:
-            n = 2 if "zero_grad" in switches else 1
-            (mine, _), (wrong, _) = student(n), after(update_variant, n, **switches)
-            return torch.allclose(_weights(mine.q_network), _weights(wrong.q_network), atol=1e-5)
-        return detect
-
     tests = [
         Test("returns the loss (a float) of the batch before the step", returns_loss),
+        Test(OWN_CODE, own_code_test(lambda: student(), {"learner.update": DeepQLearner.update}, answer=fn),
+             required=True),
         Test("takes an optimizer step on the online network", moves_online),
         Test("leaves the target network unchanged", target_untouched),
         Test("matches the reference update (target, loss on the taken actions, step)", matches(1)),
         Test("matches it again on a second update (gradients reset)", matches(2)),
     ]
-    mistakes = [Mistake(what, detector(switches), HINTS[what]) for what, switches in MISTAKES.items()]
+    mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
+    mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
     return run_tests(name, tests, signature, mistakes)
+
+
+def broadcast_mistake(run, batch_size: int) -> Mistake:
+    """The mistake "a (B, 1) tensor met a (B,) one", recognised by watching ``run()``'s tensor operations."""
+    seen = {}
+
+    def detect() -> bool:
+        seen["what"] = broadcast_seen(run, batch_size)
+        return seen["what"] is not None
+
+    return Mistake("a (B, 1) tensor met a (B,) one in your update: broadcasting turned one value per transition "
+                   "into a (B, B) table.", detect, lambda: f"With B = {batch_size}: {seen['what']}. " + _SHAPES)
+
+
+def detector(fn, switches: dict, base=None):
+    """A detector: does the update ``fn(learner, batch)`` move the weights as the wrong variant ``switches`` does?"""
+
+    def detect() -> bool:
+        learner = base or _learner()
+        n = 2 if "zero_grad" in switches else 1
+        mine, wrong = copy.deepcopy(learner), copy.deepcopy(learner)
+        for k in range(n):
+            fn(mine, _batch(k))
+            update_variant(wrong, _batch(k), **switches)
+        return torch.allclose(_weights(mine.q_network), _weights(wrong.q_network), atol=1e-5)
+
+    return detect

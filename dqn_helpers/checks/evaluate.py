@@ -5,18 +5,13 @@ Built step by step in ``notebooks/07_all_together.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from dqn_helpers.checks.framework import (
-    CheckReport,
-    Fail,
-    Test,
-    array,
-    describe,
-    fmt,
-    not_callable_report,
-    run_tests,
-)
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import array, describe, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
 
 def _constant_policy(obs):
@@ -54,9 +49,14 @@ class _CountingPolicy:
 
 
 _TIME_LIMIT_HINT = (
-    "An episode ends when it is terminated OR truncated: `done = terminated or truncated`. CartPole-v1 "
-    "truncates every episode at 500 steps; a loop that waits for `terminated` alone never stops for a good policy."
+    "An episode ends when it is terminated OR truncated. CartPole-v1 truncates every episode at 500 steps; a loop "
+    "that waits for `terminated` alone never stops for a good policy."
 )
+
+
+RUNNING_SUM_HINT = "Each of your returns includes the episodes before it: every episode's sum starts from 0."
+COUNTS_ON_HINT = ("A vector env resets an env whose episode ended and plays on while the others finish; a loop that "
+                  "runs until every env is done must stop adding the rewards of an env once its first episode ended.")
 
 
 def _batch_only_policy():
@@ -91,10 +91,13 @@ def check_evaluate(fn) -> CheckReport:
     :func:`dqn_helpers.evaluate` on CartPole-v1 with deterministic policies, using
     either seeding convention of dqn_helpers (``make_vector_env(..., backend="copies")``,
     episode ``i`` seeded with ``seed + i``, or the default gymnasium backend).
-    Tests: one return per episode; the requested count; only the first episode of
-    each env counted; reproducible with a seed; the seed matters; matches the reference.
+    Tests: one return per episode; the answer's own code (not a call of
+    :func:`dqn_helpers.evaluate`); the requested count; only the first episode of each env
+    counted (rewards added after an env's first episode, or a running sum over episodes,
+    are named); reproducible with a seed; the seed matters; matches the reference;
+    episodes end at the time limit; the policy gets a batch of observations.
     """
-    from dqn_helpers.evaluation import evaluate
+    from dqn_helpers.evaluation import _play_first_episodes, evaluate, greedy_rollouts
     from dqn_helpers.vector_env import make_vector_env
 
     name = "check_evaluate"
@@ -139,15 +142,27 @@ def check_evaluate(fn) -> CheckReport:
         refs = references(_angle_policy, 6, 0)
         if matches_any(got, refs):
             return
-        longest = max(float(ref.max()) for ref in refs)
-        all_equal = np.ptp(got) == 0 and all(np.ptp(ref) > 0 for ref in refs)
-        if got.max() > 500 or all_equal or got.max() > 1.5 * longest:
-            raise Fail(
-                f"one episode's return per env, e.g. {fmt(refs[0])}",
-                fmt(got),
-                "Rewards after an env's first episode ended were counted (a vector env resets that copy "
-                "and plays on). Stop adding rewards for an env once it is done.",
-            )
+        if running_sum(got, refs):
+            raise Fail(f"one return per episode, {fmt(refs[0])}", f"{fmt(got)}: the running sum of those returns",
+                       RUNNING_SUM_HINT)
+        longer = [ref for ref in refs if counts_on(got, ref)]
+        if longer or got.max() > 500:
+            ref = (longer or refs)[0]
+            extra = [f"env {i}: {got[i]:g} instead of {ref[i]:g}" for i in np.flatnonzero(got > ref + 1e-9)[:3]]
+            raise Fail(f"one episode's return per env: {fmt(ref)}",
+                       f"{fmt(got)}, more than one episode's worth where episodes ended early ({'; '.join(extra)})",
+                       COUNTS_ON_HINT)
+
+    def running_sum(got, refs) -> bool:
+        return bool(np.allclose(got, np.cumsum(refs[0])))
+
+    def counts_on(got, ref) -> bool:
+        return bool(np.all(got >= ref - 1e-9) and np.any(got > ref + 1e-9))
+
+    def detect(wrong) -> Callable[[], bool]:
+        def run() -> bool:
+            return all(wrong(call(_angle_policy, 6, seed), references(_angle_policy, 6, seed)) for seed in (0, 3))
+        return run
 
     def reproducible():
         a, b = call(_angle_policy, 5, 3), call(_angle_policy, 5, 3)
@@ -155,7 +170,7 @@ def check_evaluate(fn) -> CheckReport:
             raise Fail(
                 "the same returns for two calls with seed=3",
                 f"{fmt(a)} then {fmt(b)}",
-                "Reset the env(s) with the seed: env.reset(seed=seed + i) for episode i.",
+                "Reset the env of episode i with the seed seed + i, in every call.",
             )
 
     def seed_matters():
@@ -175,8 +190,8 @@ def check_evaluate(fn) -> CheckReport:
                 raise Fail(
                     f"{fmt(refs[0])} from dqn_helpers.evaluate (n_episodes={n}, seed={seed})",
                     fmt(got),
-                    "Play episode i from env.reset(seed=seed + i), act with policy(obs) only (greedy, no "
-                    "exploration) and sum the undiscounted rewards until terminated or truncated.",
+                    "Play episode i from a reset with seed + i, take the actions the policy returns (greedy, no "
+                    "exploration) and sum the undiscounted rewards until the episode is terminated or truncated.",
                 )
 
     def time_limit():
@@ -198,6 +213,9 @@ def check_evaluate(fn) -> CheckReport:
 
     tests = [
         Test("returns one return per episode (an array of shape (n_episodes,))", one_per_episode, required=True),
+        Test(OWN_CODE, own_code_test(lambda: fn(_constant_policy, env_id, 2, 0), {
+            "dqn_helpers.evaluate": evaluate, "dqn_helpers.greedy_rollouts": greedy_rollouts,
+            "dqn_helpers.evaluation._play_first_episodes": _play_first_episodes}, answer=fn), required=True),
         Test("plays the requested number of episodes", count),
         Test("counts only the first episode of each env", first_episode_only),
         Test("reproducible with a seed", reproducible),
@@ -206,4 +224,10 @@ def check_evaluate(fn) -> CheckReport:
         Test("an episode also ends at the time limit (truncated)", time_limit),
         Test("passes a batch of observations to the policy (as a DeepQLearner needs)", batched_policy),
     ]
-    return run_tests(name, tests, signature)
+    mistakes = [
+        Mistake("your returns are running sums: each episode's return includes the episodes before it.",
+                detect(running_sum), RUNNING_SUM_HINT),
+        Mistake("rewards were still added after an env's first episode had ended.",
+                detect(lambda got, refs: any(counts_on(got, ref) for ref in refs)), COUNTS_ON_HINT),
+    ]
+    return run_tests(name, tests, signature, mistakes)

@@ -1,8 +1,9 @@
-"""The small test framework behind every ``check_*`` function: report, runner, formatting.
+"""The small test framework behind every ``check_*`` function: report, runner, limits.
 
 A check is a list of :class:`Test` (one property each) and, optionally, a list of
 :class:`Mistake` (a known wrong answer and how to recognise it). :func:`run_tests`
-runs every test, never letting the student's exception escape, then looks for the
+runs every test, never letting the student's code escape (an exception, ``sys.exit()``,
+an endless loop or runaway memory each become a failed line), then looks for the
 first known mistake that explains the failures: the report leads with that mistake's
 hint, and the failures it explains are marked as its consequences instead of
 getting their own (possibly misleading) hints.
@@ -11,17 +12,19 @@ getting their own (possibly misleading) hints.
 from __future__ import annotations
 
 import os
-import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
+from dqn_helpers.checks import limits
+from dqn_helpers.checks.formatting import Fail, hint_for, where
+from dqn_helpers.checks.limits import LimitExceeded, OutOfMemory, OutOfTime, guard, memory_limit, time_limit
+
 STRICT_ENV_VAR = "DQN_CHECKS_STRICT"
-CONSEQUENCE = "follows from the mistake named above; fix that first"
+_SHAPE_WORDS = ("broadcast", "size", "shape")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class CheckResult:
     hint: str = ""
     not_implemented: bool = False
     consequence: bool = False  # failed only because of the diagnosed mistake
+    note: str = ""  # what else was observed (a warning about shapes raised during the test)
 
 
 @dataclass
@@ -86,12 +90,9 @@ class CheckReport:
                 lines.append(f"  ✓ {r.name}")
                 continue
             lines.append(f"  ✗ {r.name}" + ("  (a consequence of the mistake above)" if r.consequence else ""))
-            if r.expected:
-                lines.append(f"      expected: {r.expected}")
-            if r.got:
-                lines.append(f"      got:      {r.got}")
-            if r.hint:
-                lines.append(f"      hint:     {r.hint}")
+            for label, text in (("expected", r.expected), ("got", r.got), ("hint", r.hint), ("note", r.note)):
+                if text:
+                    lines.append(f"      {label + ':':<9} {text}")
         if self.skipped:
             lines.append(f"  … {self.skipped} further checks skipped until the problems above are fixed.")
         return "\n".join(lines)
@@ -104,21 +105,19 @@ class CheckReport:
         return f"<CheckReport {self.check}: {self.n_passed}/{n} checks passed, {verdict}>"
 
 
-class Fail(Exception):
-    """Raised by a test when a property does not hold."""
-
-    def __init__(self, expected: str, got: str, hint: str = ""):
-        super().__init__(f"expected {expected}, got {got}")
-        self.expected, self.got, self.hint = expected, got, hint
-
-
 @dataclass
 class Test:
-    """One property: ``run()`` returns when it holds and raises :class:`Fail` when not."""
+    """One property: ``run()`` returns when it holds and raises :class:`Fail` when not.
+
+    ``on_error(err)`` gives this property's own hint for an exception raised by the student's
+    code (``None``: the generic one); ``time_limit`` overrides the default seconds it may take.
+    """
 
     name: str
     run: Callable[[], None]
     required: bool = False  # stop after a failure: later tests would only repeat it
+    on_error: Callable[[BaseException], str | None] | None = None
+    time_limit: float | None = None
 
 
 @dataclass
@@ -136,43 +135,20 @@ class Mistake:
     explains: Sequence[str] | None = None
 
 
-def where(err: BaseException) -> str:
-    """File and line of the innermost frame (usually the student's code)."""
-    frames = traceback.extract_tb(err.__traceback__)
-    if not frames:
-        return ""
-    frame = frames[-1]
-    in_notebook = frame.filename.startswith("<") or "ipykernel" in frame.filename
-    place = "your notebook cell" if in_notebook else os.path.basename(frame.filename)
-    code = f": {frame.line.strip()}" if frame.line else ""
-    return f" (raised at line {frame.lineno} of {place}{code})"
+def run_tests(check: str, tests: Sequence[Test], signature: str, mistakes: Sequence[Mistake] = (),
+              subject: str = "your function", hang_hint: str = limits.HANG_HINT) -> CheckReport:
+    """Run ``tests`` (then ``mistakes`` if any failed), print the report and return it.
 
-
-def hint_for(err: Exception, signature: str) -> str:
-    """A generic hint for an exception raised by the student's code."""
-    text = str(err)
-    if isinstance(err, AttributeError):
-        return f"Something is missing or misspelled: {text}. Expected interface: {signature}."
-    if isinstance(err, TypeError):
-        return f"Check the arguments and the types your code works with. Expected interface: {signature}."
-    if isinstance(err, RuntimeError) and "leaf Variable" in text:
-        return "Copy weights inside `with torch.no_grad():` (or use load_state_dict)."
-    if isinstance(err, RuntimeError) and ("shape" in text or "size" in text):
-        return "A shape does not fit: print the shapes of the tensors on the line that failed."
-    if isinstance(err, IndexError | ValueError) and ("index" in text or "shape" in text or "broadcast" in text):
-        return "An index or shape does not fit: print the shapes and indices on the line that failed."
-    return "Read the error message and the line it points to."
-
-
-def run_tests(check: str, tests: Sequence[Test], signature: str, mistakes: Sequence[Mistake] = ()) -> CheckReport:
-    """Run ``tests`` (then ``mistakes`` if any failed), print the report and return it."""
+    ``subject`` names the student's answer in the lines about limits ("your function did
+    not return within 10 s"); ``hang_hint`` is the hint of those lines.
+    """
     report = CheckReport(check)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is many times faster than two competing ones
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _run_each(report, tests, signature)
+            _run_each(report, tests, signature, subject, hang_hint)
             _diagnose(report, mistakes)
     finally:
         torch.set_num_threads(threads)
@@ -183,28 +159,42 @@ def run_tests(check: str, tests: Sequence[Test], signature: str, mistakes: Seque
     return report
 
 
-def _run_each(report: CheckReport, tests: Sequence[Test], signature: str) -> None:
+def _run_each(report: CheckReport, tests: Sequence[Test], signature: str, subject: str, hang_hint: str) -> None:
     for i, test in enumerate(tests):
+        limit = test.time_limit or time_limit()
+        stop = test.required
         try:
-            with torch.random.fork_rng():  # never disturb the notebook's own random state
-                torch.manual_seed(1234 + i)
-                test.run()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with torch.random.fork_rng():  # never disturb the notebook's own random state
+                    torch.manual_seed(1234 + i)
+                    with guard(limit, memory_limit()):
+                        test.run()
         except Fail as fail:
-            report.results.append(CheckResult(test.name, False, fail.expected, fail.got, fail.hint))
+            result = CheckResult(test.name, False, fail.expected, fail.got, fail.hint)
         except NotImplementedError as err:
-            report.results.append(
-                CheckResult(
-                    test.name, False, "an implementation", f"not implemented yet (NotImplementedError{where(err)})",
-                    "Replace `raise NotImplementedError()` with your code.", not_implemented=True,
-                )
-            )
+            result = CheckResult(test.name, False, "an implementation",
+                                 f"not implemented yet (NotImplementedError{where(err)})",
+                                 "Replace `raise NotImplementedError()` with your code.", not_implemented=True)
+        except OutOfTime as err:  # an endless loop would fail every later test the same way: stop here
+            result, stop = CheckResult(test.name, False, f"an answer within {limit:g} s",
+                                       f"{subject} did not return within {limit:g} s{where(err)}", hang_hint), True
+        except OutOfMemory as err:
+            result, stop = CheckResult(test.name, False, f"at most {memory_limit() / 2**20:g} MB of extra memory",
+                                       f"{subject} used more than that{where(err)}", limits.MEMORY_HINT), True
+        except SystemExit as err:
+            result, stop = CheckResult(test.name, False, "a returned answer",
+                                       f"{subject} called sys.exit({err.code!r}){where(err)}", limits.EXIT_HINT), True
         except Exception as err:  # the student's code raised: report it, never crash
-            got = f"{type(err).__name__}: {err}{where(err)}"
-            report.results.append(CheckResult(test.name, False, "no error", got, hint_for(err, signature)))
+            hint = (test.on_error(err) if test.on_error else None) or hint_for(err, signature)
+            result = CheckResult(test.name, False, "no error", f"{type(err).__name__}: {err}{where(err)}", hint)
         else:
             report.results.append(CheckResult(test.name, True))
             continue
-        if test.required:
+        shapes = [str(w.message) for w in caught if any(word in str(w.message) for word in _SHAPE_WORDS)]
+        result.note = f"PyTorch warned during this test: {shapes[0]}" if shapes else ""
+        report.results.append(result)
+        if stop:
             report.skipped = len(tests) - i - 1
             break
 
@@ -216,11 +206,11 @@ def _diagnose(report: CheckReport, mistakes: Sequence[Mistake]) -> None:
         if not explained:
             continue
         try:
-            with torch.random.fork_rng():
+            with torch.random.fork_rng(), guard(time_limit(), memory_limit()):
                 torch.manual_seed(4321)
                 found = bool(mistake.detect())
                 hint = mistake.hint() if found and callable(mistake.hint) else mistake.hint
-        except Exception:  # a detector that cannot run on this answer says nothing
+        except (Exception, LimitExceeded, SystemExit):  # a detector that cannot run on this answer says nothing
             found = False
         if found:
             report.mistake, report.mistake_hint = mistake.name, hint
@@ -252,66 +242,3 @@ def not_callable_report(check: str, obj, what: str) -> CheckReport:
         raise Fail(what, got, "Pass the function or class itself, without calling it (no parentheses).")
 
     return run_tests(check, [Test(f"{what} is callable", fail)], what)
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt(x) -> str:
-    """A short, readable rendering of a number, array or tensor."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    if isinstance(x, np.ndarray):
-        return np.array2string(x, precision=4, suppress_small=True, separator=", ", threshold=12)
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return f"{x!r:.200}"
-
-
-def describe(x) -> str:
-    """Type, shape, dtype and value of ``x``."""
-    if isinstance(x, torch.Tensor | np.ndarray):
-        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}: {fmt(x)}"
-    return f"{type(x).__name__}: {fmt(x)}"
-
-
-def as_number(out, hint: str) -> float:
-    """``out`` (a number, or a one-element tensor or array) as a float, else a :class:`Fail` with ``hint``."""
-    if isinstance(out, torch.Tensor) and out.numel() == 1:
-        out = out.detach().item()
-    elif isinstance(out, np.ndarray) and out.size == 1:
-        out = out.item()
-    if isinstance(out, bool) or not isinstance(out, int | float | np.number):
-        raise Fail("a number", describe(out), hint)
-    return float(out)
-
-
-def close(a, b, atol: float = 1e-5) -> bool:
-    """Same shape and values (tensors or arrays)."""
-    a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-    b = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
-
-
-def attr(obj, name: str, what: str):
-    """``obj.name`` (or ``obj[name]`` for a dict), failing with a readable message if missing."""
-    if isinstance(obj, dict) and name in obj:
-        return obj[name]
-    if not hasattr(obj, name):
-        fields = [a for a in dir(obj) if not a.startswith("_")] if obj is not None else []
-        raise Fail(
-            f"{what} with an attribute `{name}`",
-            f"{type(obj).__name__} with attributes {fields[:10]}",
-            f"Return an object (e.g. a dataclass or namedtuple) with the fields {what} needs.",
-        )
-    return getattr(obj, name)
-
-
-def array(x, name: str) -> np.ndarray:
-    """``x`` as a NumPy array, failing with a readable message if it cannot be one."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    try:
-        return np.asarray(x)
-    except Exception as err:
-        raise Fail(f"`{name}` as an array", f"{type(x).__name__} ({err})") from err

@@ -8,7 +8,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, describe, not_callable_report, run_tests
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import describe
+from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+
+
+def _one_row_error(err: BaseException) -> str | None:
+    """The hint for a network that cannot take one observation alone (BatchNorm in training mode)."""
+    if "more than 1 value per channel" in str(err):
+        return ("BatchNorm in training mode needs at least two observations to compute its statistics, so one "
+                "observation alone (as when the agent acts) raises this error. A Q-network must not mix the rows "
+                "of a batch: leave BatchNorm out.")
+    return None
 
 
 def check_q_network(make_fn) -> CheckReport:
@@ -18,8 +29,10 @@ def check_q_network(make_fn) -> CheckReport:
     for two sizes; a single observation works; it has trainable parameters that all
     receive gradients; it is not a linear map (an activation between the layers); its
     outputs are unbounded Q-values (no softmax/sigmoid); each row depends only on its
-    own observation.
+    own observation; it is the student's own network (not :func:`dqn_helpers.make_q_network`).
     """
+    from dqn_helpers.q_network import make_q_network
+
     name = "check_q_network"
     signature = "make_fn(obs_dim, n_actions) -> torch.nn.Module"
     if not callable(make_fn):
@@ -127,13 +140,15 @@ def check_q_network(make_fn) -> CheckReport:
 
     tests = [
         Test("returns a torch.nn.Module", is_module, required=True),
+        Test(OWN_CODE, own_code_test(build, {"dqn_helpers.make_q_network": make_q_network}, answer=make_fn),
+             required=True),
         Test("output shape (batch, n_actions)", shapes),
-        Test("works for a single observation of shape (1, obs_dim)", single),
+        Test("works for a single observation of shape (1, obs_dim)", single, on_error=_one_row_error),
         Test("has trainable parameters", trainable),
         Test("gradients reach every parameter", gradients),
         Test("is nonlinear (activation between the layers)", nonlinear),
         Test("outputs unbounded Q-values (no softmax or sigmoid at the end)", unbounded),
-        Test("each row depends only on its own observation", rowwise),
+        Test("each row depends only on its own observation", rowwise, on_error=_one_row_error),
     ]
     return run_tests(name, tests, signature)
 

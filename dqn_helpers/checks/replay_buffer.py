@@ -5,20 +5,15 @@ Built step by step in ``notebooks/03_replay_buffers.ipynb``.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import torch
 
-from dqn_helpers.checks.framework import (
-    CheckReport,
-    Fail,
-    Mistake,
-    Test,
-    array,
-    attr,
-    fmt,
-    not_callable_report,
-    run_tests,
-)
+from dqn_helpers.checks.delegation import OWN_CODE, inherited, own_code_test
+from dqn_helpers.checks.formatting import array, attr, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+from dqn_helpers.replay_buffer import ReplayBuffer
 
 
 def _rows(start: int, n: int) -> dict[str, np.ndarray]:
@@ -35,6 +30,33 @@ def _rows(start: int, n: int) -> dict[str, np.ndarray]:
 
 
 WRITTEN_ONLY = "samples only written slots"
+RING = "a ring: memory allocated once, not grown as the buffer fills"
+WRAP = "when full, overwrites the oldest transitions first (wrap-around)"
+WRAP_BATCH = "a batch that crosses the end of the ring wraps around within the batch"
+
+
+def _sizes(buf) -> dict[str, tuple[str, int]]:
+    """What each attribute of the buffer holds: arrays by their bytes, Python containers by their length."""
+    sizes = {}
+    for key, value in vars(buf).items():
+        if isinstance(value, np.ndarray):
+            sizes[key] = ("an array", value.nbytes)
+        elif isinstance(value, torch.Tensor):
+            sizes[key] = ("a tensor", value.element_size() * value.nelement())
+        elif isinstance(value, list | deque | dict):
+            sizes[key] = (f"a {type(value).__name__}", len(value))
+    return sizes
+
+
+def _shifting(buf, remember_one) -> str | None:
+    """The name of a full list or deque whose items all move one place when one more row is stored (a queue)."""
+    before = {k: list(v) for k, v in vars(buf).items() if isinstance(v, list | deque) and len(v) > 2}
+    remember_one()
+    for key, items in before.items():
+        after = list(getattr(buf, key, []))
+        if len(after) == len(items) and all(a is b for a, b in zip(after[:-1], items[1:], strict=True)):
+            return key
+    return None
 
 
 def check_replay_buffer(cls) -> CheckReport:
@@ -43,10 +65,13 @@ def check_replay_buffer(cls) -> CheckReport:
     Expected interface: ``.remember(obs, actions, rewards, next_obs, terminated)``
     stores ``n`` rows at once, ``.sample(batch_size)`` returns an object with
     ``.obs .actions .rewards .next_obs .terminated``, ``len()`` counts what is stored.
-    Tests: interface; ``len`` after remember; a batch of ``n`` rows in one call;
-    sampling only written slots; fields of a transition stay together; shapes and
-    dtypes; wrap-around overwrites the oldest first; fixed memory; sampling more
-    than stored raises an error.
+    Tests: interface; the class's own code (not :class:`dqn_helpers.ReplayBuffer`'s);
+    ``len`` after remember; a batch of ``n`` rows in one call; sampling only written
+    slots; fields of a transition stay together; shapes and dtypes; wrap-around
+    overwrites the oldest first; a ring (storage allocated once: a list trimmed with
+    ``pop(0)`` or a deque is named as a queue); sampling more than stored raises an
+    error. Recognises sampling from all ``capacity`` slots and ``len()`` returning the
+    write position.
     """
     name = "check_replay_buffer"
     signature = (
@@ -55,6 +80,9 @@ def check_replay_buffer(cls) -> CheckReport:
     )
     if not callable(cls):
         return not_callable_report(name, cls, "a class cls(capacity, obs_shape, seed=None)")
+    methods = ("__init__", "remember", "sample", "__len__")
+    references = {f"ReplayBuffer.{m}": getattr(ReplayBuffer, m) for m in methods} | {
+        "dqn_helpers.ReplayBuffer": ReplayBuffer}
 
     def make(capacity: int):
         return cls(capacity, (4,), seed=0)
@@ -206,21 +234,37 @@ def check_replay_buffer(cls) -> CheckReport:
 
     def fixed_memory():
         buf = make(10)
-        for start in range(0, 35, 5):
+        remember(buf, 0, 1)
+        first = _sizes(buf)
+        remember(buf, 1, 4)
+        for start in range(5, 40, 5):  # batches that never cross the end of the ring (another test's business)
             remember(buf, start, 5)
-        too_big = {}
-        for key, value in vars(buf).items():
-            if isinstance(value, np.ndarray | torch.Tensor) and value.ndim >= 1 and value.shape[0] > 10:
-                too_big[key] = tuple(value.shape)
-            elif isinstance(value, list | tuple) or type(value).__name__ == "deque":
-                if len(value) > 10:
-                    too_big[key] = len(value)
-        if length(buf) != 10 or too_big:
-            raise Fail(
-                "len 10 and no stored array longer than the capacity (10) after 35 transitions",
-                f"len {length(buf)}; too long: {too_big or 'none'}",
-                "Allocate the arrays once with `capacity` rows and overwrite old slots.",
-            )
+        grown = {k: (kind, first.get(k, (kind, 0))[1], n) for k, (kind, n) in _sizes(buf).items()
+                 if n > first.get(k, (kind, 0))[1]}
+        if not grown:
+            return
+        key, (kind, before, after) = next(iter(grown.items()))
+        unit = "bytes" if kind in ("an array", "a tensor") else "items"
+        got = f"`{key}` ({kind}) grew from {before} to {after} {unit} between the 1st and the 40th transition"
+        queue = _shifting(buf, lambda: remember(buf, 100, 1))
+        if queue:
+            raise Fail("storage of a fixed size from the first transition on (capacity 10)",
+                       got + f"; when full, every item of `{queue}` moves one place per new transition",
+                       "Your buffer is a queue (a list trimmed with pop(0), or a deque), not a ring. It drops the "
+                       "oldest transition by shifting all the others, which costs a pass over the whole buffer at "
+                       "every step, and it stores each transition as separate Python objects. A ring allocates one "
+                       "array per field, with `capacity` rows, in __init__, and overwrites the oldest row in place.")
+        hint = ("Nothing is dropped when the buffer is full: it grows without end. " if after > 10 * max(before, 1)
+                else "")
+        raise Fail("storage of a fixed size from the first transition on (capacity 10)", got,
+                   hint + "Allocate the storage once, in __init__, with `capacity` rows per field (arrays, not "
+                   "growing lists or np.append), then overwrite the oldest rows.")
+
+    def len_is_position() -> bool:
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)
+        return length(buf) == 2
 
     def oversample():
         buf = make(100)
@@ -242,25 +286,34 @@ def check_replay_buffer(cls) -> CheckReport:
 
     tests = [
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
+        Test(OWN_CODE, own_code_test(lambda: (remember(buf := make(10), 0, 4), buf.sample(2)), references,
+                                     "your class", lambda: inherited(cls, ReplayBuffer, methods), cls), required=True),
         Test("len counts the stored transitions", len_after_remember),
         Test("stores a batch of n rows in one remember() call", batch_of_rows),
         Test(WRITTEN_ONLY, only_written),
         Test("the fields of a sampled transition belong together", together),
         Test("sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)", shapes_dtypes),
-        Test("when full, overwrites the oldest transitions first (wrap-around)", wrap_one_at_a_time),
-        Test("a batch that crosses the end of the ring wraps around within the batch", wrap_within_batch),
-        Test("memory stays fixed at the capacity", fixed_memory),
+        Test(WRAP, wrap_one_at_a_time),
+        Test(WRAP_BATCH, wrap_within_batch),
+        Test(RING, fixed_memory),
         Test("sampling more than is stored raises an error", oversample),
     ]
     mistakes = [
         Mistake(
             "sample() draws from all `capacity` slots, most of which were never written.",
             samples_empty_slots,
-            "Draw indices from range(len(self)) (the filled part), not range(capacity): e.g. "
-            "`idx = self.rng.integers(0, self.size, size=batch_size)`.",
+            "Draw indices from the filled part of the buffer (range(len(self))), not from all `capacity` slots.",
             explains=[WRITTEN_ONLY, "stores a batch of n rows in one remember() call",
                       "the fields of a sampled transition belong together"],
-        )
+        ),
+        Mistake(
+            "len() returns the write position, which falls back towards 0 when the ring wraps around, not the "
+            "number of stored transitions.",
+            len_is_position,
+            "Keep two numbers: where the next row goes (it wraps around) and how many rows are filled (it stops at "
+            "`capacity`). len() returns the second, and sampling draws from that many rows.",
+            explains=[WRAP, WRAP_BATCH, RING],
+        ),
     ]
     return run_tests(name, tests, signature, mistakes)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, as_number, not_callable_report, run_tests
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import as_number
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
 _NEXT_OBS = np.array([0.01, 0.2, -0.03, -0.3], dtype=np.float32)
 
@@ -23,8 +25,10 @@ def check_step_target(fn) -> CheckReport:
     one number (a float or a 0-dim tensor): ``reward + gamma * max_a Q(next_obs, a)``
     unless ``terminated``. Tests: a number; a running episode bootstraps; a terminated
     one does not; a time-limit truncation still bootstraps; terminated and truncated
-    together do not; gamma; no gradient. Recognises masking with ``terminated or truncated``.
+    together do not; gamma; no gradient; the student's own code (not a call of
+    :func:`dqn_helpers.td_target`). Recognises masking with ``terminated or truncated``.
     """
+    from dqn_helpers.learner import td_target
     from dqn_helpers.q_network import make_q_network
 
     name = "check_step_target"
@@ -75,6 +79,8 @@ def check_step_target(fn) -> CheckReport:
 
     tests = [
         Test("returns one number", lambda: value(False, False), required=True),
+        Test(OWN_CODE, own_code_test(lambda: value(False, False), {"dqn_helpers.td_target": td_target}, answer=fn),
+             required=True),
         Test("a running episode bootstraps: y = r + gamma * max Q(s')", running),
         Test("a terminated episode does not bootstrap: y = r", terminated),
         Test("a time-limit truncation still bootstraps", truncated),

@@ -38,6 +38,7 @@ def check_synchronize(fn) -> CheckReport:
     the copy is independent of later online changes (catches aliasing such as
     ``target.weight.data = online.weight.data``); the online network is untouched; no
     gradient reaches the online network through the target; a frozen target stays frozen.
+    Recognises rebinding the argument, an inverted condition and an off-by-one period.
     """
     name = "check_synchronize"
     signature = "fn(q_network, target_network, n_updates, sync_every) -> None"
@@ -58,8 +59,8 @@ def check_synchronize(fn) -> CheckReport:
                     f"target weights equal to the online weights after fn(..., n_updates={n_updates}, "
                     f"sync_every={sync_every})",
                     "the target still has different weights",
-                    "Copy when n_updates % sync_every == 0, e.g. "
-                    "target_network.load_state_dict(q_network.state_dict()). Rebinding the argument "
+                    "When n_updates is a multiple of sync_every, copy the online weights into the target network's "
+                    "own parameters (a network can load another one's state dict). Rebinding the argument "
                     "(`target_network = q_network`) changes nothing outside the function.",
                 )
 
@@ -96,7 +97,8 @@ def check_synchronize(fn) -> CheckReport:
                 "a target that keeps the copied weights when the online network changes later",
                 "the target changed with the online network (they share memory)",
                 "`target = online` or `t.data = o.data` makes both names point to the same tensors. Copy the "
-                "values: target_network.load_state_dict(q_network.state_dict()) or t.copy_(o) under no_grad.",
+                "values into the target's own tensors instead (load a state dict, or copy_ each parameter under "
+                "torch.no_grad()).",
             )
 
     def copy_times(sync_every: int = 5, last: int = 12) -> list[int]:
@@ -111,6 +113,9 @@ def check_synchronize(fn) -> CheckReport:
 
     def never_copies() -> bool:
         return copy_times() == []
+
+    def inverted() -> bool:
+        return copy_times() == [t for t in range(1, 13) if t % 5]
 
     def off_by_one() -> bool:
         times = copy_times()
@@ -173,15 +178,21 @@ def check_synchronize(fn) -> CheckReport:
             never_copies,
             "Assigning to the parameter (`target_network = copy.deepcopy(q_network)` or `= q_network`) only "
             "rebinds a name inside your function; the caller's target network stays as it was. Copy the numbers "
-            "into it: target_network.load_state_dict(q_network.state_dict()).",
+            "into the network you were given (it can load another network's state dict).",
+            explains=copy_tests,
+        ),
+        Mistake(
+            "your condition is inverted: the function copies on every update except the multiples of sync_every.",
+            inverted,
+            lambda: f"Yours copied at n_updates = {copy_times()} (of 1 to 12, with sync_every=5): exactly the "
+            "updates where the target should wait, and never at 5 or 10.",
             explains=copy_tests,
         ),
         Mistake(
             "the sync period is off by one.",
             off_by_one,
             lambda: f"With sync_every=5 the copy must happen at n_updates = 5, 10, 15, ...; yours copied at "
-            f"n_updates = {copy_times()} (of 1 to 12). Use `if n_updates % sync_every == 0:` (no +1 or -1, "
-            "and count the updates before the test, not after it).",
+            f"n_updates = {copy_times()} (of 1 to 12). Test n_updates itself against sync_every (no +1 or -1).",
             explains=copy_tests,
         ),
     ]

@@ -5,9 +5,12 @@ Built step by step in ``notebooks/01_continuous_states.ipynb`` (exercises 4 and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, describe, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.formatting import describe, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
 _LOW = np.array([-2.0, -1.0, 0.0])
 _HIGH = np.array([2.0, 1.0, 4.0])
@@ -33,18 +36,21 @@ def check_discretise(fn) -> CheckReport:
     if not callable(fn):
         return not_callable_report(name, fn, "a function fn(obs, low, high, n_bins)")
 
-    def cell(obs, n_bins) -> int:
+    def raw(obs, n_bins) -> int:
         out = fn(np.asarray(obs, dtype=np.float64), _LOW.copy(), _HIGH.copy(), tuple(n_bins))
         if isinstance(out, np.ndarray) and out.size == 1:
             out = out.item()
         if isinstance(out, bool) or not isinstance(out, int | np.integer):
-            raise Fail("an int (the cell index)", describe(out), "Return one integer, e.g. `return int(index)`.")
-        out, n_cells = int(out), int(np.prod(n_bins))
+            raise Fail("an int (the cell index)", describe(out), "Return one integer (a Python int).")
+        return int(out)
+
+    def cell(obs, n_bins) -> int:
+        out, n_cells = raw(obs, n_bins), int(np.prod(n_bins))
         if not 0 <= out < n_cells:
             got = f"{out} for obs {fmt(np.asarray(obs))}"
             raise Fail(f"an index in [0, {n_cells}) for n_bins={tuple(n_bins)}", got,
-                       "Combine the bin numbers like digits: index = index * n_bins[d] + bin_d, with each bin_d "
-                       "in [0, n_bins[d] - 1].")
+                       "Combine the bin numbers like the digits of a number whose d-th digit counts in base "
+                       "n_bins[d], each bin number between 0 and n_bins[d] - 1.")
         return out
 
     def in_range():
@@ -52,11 +58,16 @@ def check_discretise(fn) -> CheckReport:
 
     def distinct():
         for n_bins in ((3, 2, 4), (2, 5, 1)):
+            bins = list(np.ndindex(*n_bins))  # the same order as _centres
             indices = [cell(c, n_bins) for c in _centres(n_bins)]
             if len(set(indices)) != len(indices):
+                first = {}
+                a, b = next((first[i], k) for k, i in enumerate(indices) if first.setdefault(i, k) != k)
                 raise Fail(f"{len(indices)} different indices for the {len(indices)} cells of n_bins={n_bins}",
-                           f"{len(set(indices))} different indices",
-                           "Use each dimension's own bin count (n_bins[d]) when combining the bin numbers.")
+                           f"{len(set(indices))} different indices; e.g. the cells with bins {bins[a]} and {bins[b]} "
+                           f"both get index {indices[a]}",
+                           "Each dimension's bin number needs its own range of digits: use that dimension's own "
+                           "bin count, n_bins[d], both for its bin and when combining.")
 
     def same_bin():
         n_bins = (3, 2, 4)
@@ -64,7 +75,8 @@ def check_discretise(fn) -> CheckReport:
         for c in _centres(n_bins)[::5]:
             if cell(c - 0.4 * width, n_bins) != cell(c + 0.4 * width, n_bins):
                 raise Fail("the same index for two points inside one cell", f"different indices around {fmt(c)}",
-                           "bin_d = int((x - low) / (high - low) * n_bins[d]), after clipping x into [low, high].")
+                           "A point's bin in dimension d depends only on where x falls between low[d] and high[d], "
+                           "cut into n_bins[d] equal parts.")
 
     def clipping():
         n_bins = (3, 2, 4)
@@ -74,8 +86,7 @@ def check_discretise(fn) -> CheckReport:
             got, want = cell(obs, n_bins), cell(inside, n_bins)
             if got != want:
                 raise Fail(f"the edge cell ({want}) for an observation {what}", str(got),
-                           "Clip x into [low, high] first, and keep the bin of x == high inside: "
-                           "min(int(fraction * n), n - 1).")
+                           "Clip x into [low, high] first; x == high belongs to the last bin, n_bins[d] - 1.")
 
     def one_bin_ignored():
         n_bins = (1, 2, 1)
@@ -83,12 +94,24 @@ def check_discretise(fn) -> CheckReport:
         if a != b:
             raise Fail("the same index when only dimensions with one bin change", f"{a} and {b}")
 
+    def variant(obs, n_bins, first_count: bool, clamp: bool) -> int:
+        """The index a known wrong answer gives: n_bins[0] for every dimension, or no clamp at x == high."""
+        index = 0
+        for x, lo, hi, n in zip(obs, _LOW, _HIGH, n_bins, strict=True):
+            n = n_bins[0] if first_count else n
+            b = int((min(max(x, lo), hi) - lo) / (hi - lo) * n)
+            index = index * n + (min(b, n - 1) if clamp else b)
+        return index
+
     def upper_bound_overflows() -> bool:
-        try:
-            cell(_HIGH, (3, 2, 4))
-        except Fail:
-            return True
-        return False
+        n_bins = (3, 2, 4)
+        inside = [cell(c, n_bins) for c in _centres(n_bins)]  # a Fail here: another mistake
+        return len(set(inside)) == len(inside) and raw(_HIGH, n_bins) >= int(np.prod(n_bins))
+
+    def first_count_everywhere() -> bool:
+        n_bins = (3, 2, 4)
+        points = _centres(n_bins) + [_HIGH, _LOW - 1]
+        return any(all(raw(p, n_bins) == variant(p, n_bins, True, clamp) for p in points) for clamp in (True, False))
 
     tests = [
         Test("returns an int in [0, prod(n_bins))", in_range, required=True),
@@ -98,9 +121,15 @@ def check_discretise(fn) -> CheckReport:
         Test("a dimension with one bin does not matter", one_bin_ignored),
     ]
     mistakes = [
+        Mistake("you used the first dimension's bin count, n_bins[0], for every dimension.",
+                first_count_everywhere,
+                "With n_bins = (3, 2, 4) your indices are those of a 3 x 3 x 3 grid: cells of the 4-bin dimension "
+                "share indices and the 2-bin dimension reaches past its range. Each dimension has its own count.",
+                explains=None),
         Mistake("an observation at the upper bound gets bin number n_bins[d], one past the last bin.",
                 upper_bound_overflows,
-                "int(fraction * n) is n when fraction == 1: use min(int(fraction * n), n - 1).",
+                "At x == high the fraction is exactly 1, and rounding down fraction * n_bins[d] gives n_bins[d], one "
+                "past the last bin (n_bins[d] - 1): keep that point in the last bin.",
                 explains=["values outside [low, high], and high itself, go to the edge bins"]),
     ]
     return run_tests(name, tests, signature, mistakes)
@@ -110,9 +139,10 @@ def check_q_learning_update(fn) -> CheckReport:
     """Check ``fn(q_table, state, action, reward, next_state, terminated, alpha, gamma)`` (notebook 01).
 
     The tabular Q-learning update, in place: ``Q[s, a] += alpha * (y - Q[s, a])`` with
-    ``y = r + gamma * max_a' Q[s', a']``, or ``y = r`` when ``terminated``. Returning the
-    table is accepted too. Tests: the step towards the target; only ``Q[s, a]`` changes;
-    terminal states do not bootstrap; the max over next actions; alpha and gamma.
+    ``y = r + gamma * max_a' Q[s', a']``, or ``y = r`` when ``terminated``. Tests: the step
+    towards the target; the caller's table changes (in place; returning it as well is fine);
+    only ``Q[s, a]`` changes; terminal states do not bootstrap; the max over next actions;
+    alpha and gamma. Recognises a bootstrap from Q[s', a] and from the argmax's index.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
@@ -140,7 +170,17 @@ def check_q_learning_update(fn) -> CheckReport:
 
     def step():
         compare("Q[0, 1] + alpha * (r + gamma * max Q[1] - Q[0, 1]) with alpha 0.5, gamma 0.9",
-                "Move Q[s, a] a fraction alpha of the way to the target: Q[s, a] += alpha * (target - Q[s, a]).")
+                "Move Q[s, a] a fraction alpha of the way from its old value towards the target.")
+
+    def in_place():
+        table = base.copy()
+        out = fn(table, 0, 1, 1.0, 1, False, 0.5, 0.9)
+        if np.allclose(table, base):
+            copied = isinstance(out, np.ndarray) and out.shape == base.shape and not np.allclose(out, base)
+            raise Fail("the q_table passed in updated (the caller keeps using its own table)",
+                       "q_table unchanged" + ("; your function returned an updated copy" if copied else ""),
+                       "The training loop calls your function and carries on with the table it passed in, ignoring "
+                       "what you return: change the entry of that table, not of a copy.")
 
     def only_entry():
         got = updated()
@@ -150,35 +190,49 @@ def check_q_learning_update(fn) -> CheckReport:
                        "Update the one entry q_table[state, action].")
 
     def terminal():
-        compare("terminated: the target is the reward alone", "Where terminated, target = reward (no future).",
+        compare("terminated: the target is the reward alone", "Where terminated, the target is the reward alone.",
                 terminated=True)
 
     def max_next():
         compare("target uses max over the next state's actions (4.0 in state 1)",
-                "Bootstrap from the best next action: q_table[next_state].max().", next_state=1, action=1)
+                "Bootstrap from the best value among the next state's actions.", next_state=1, action=1)
 
     def alpha_gamma():
         for alpha, gamma in ((1.0, 0.5), (0.1, 0.0)):
-            compare(f"alpha {alpha}, gamma {gamma}", "Use the alpha and gamma arguments.", alpha=alpha, gamma=gamma)
+            compare(f"alpha {alpha}, gamma {gamma}", "Use the alpha and gamma arguments, not fixed numbers.",
+                    alpha=alpha, gamma=gamma)
 
-    def uses_taken_action() -> bool:
-        table = base.copy()
-        target = 1.0 + 0.9 * base[1, 1]
-        table[0, 1] += 0.5 * (target - table[0, 1])
-        return np.allclose(updated(), table)
+    def bootstraps_from(next_value) -> Callable[[], bool]:
+        """A detector: the update matches one whose bootstrap is ``next_value(row of Q[s'], action)``."""
+
+        def detect() -> bool:
+            for s, a, ns, alpha, gamma in ((0, 1, 1, 0.5, 0.9), (3, 0, 2, 1.0, 0.5)):
+                table = base.copy()
+                table[s, a] += alpha * (1.0 + gamma * next_value(base[ns], a) - table[s, a])
+                if not np.allclose(updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma), table):
+                    return False
+            return True
+
+        return detect
 
     tests = [
         Test("moves Q[s, a] a step alpha towards r + gamma * max Q[s']", step),
+        Test("updates the table passed in (in place)", in_place),
         Test("changes only Q[s, a]", only_entry),
         Test("no bootstrap from a terminated state", terminal),
         Test("bootstraps from the best next action (max)", max_next),
         Test("uses alpha and gamma", alpha_gamma),
     ]
+    value_tests = ["moves Q[s, a] a step alpha towards r + gamma * max Q[s']",
+                   "bootstraps from the best next action (max)", "uses alpha and gamma"]
     mistakes = [
         Mistake("you bootstrapped from the same action in the next state, Q[s', a], not the best one.",
-                uses_taken_action,
-                "Q-learning's target takes the max over next actions: q_table[next_state].max().",
-                explains=["moves Q[s, a] a step alpha towards r + gamma * max Q[s']",
-                          "bootstraps from the best next action (max)", "uses alpha and gamma"]),
+                bootstraps_from(lambda row, a: row[a]),
+                "Q-learning's target uses the best value among the next state's actions, whatever action comes "
+                "next.", explains=value_tests),
+        Mistake("you bootstrapped from the *index* of the best next action (argmax), not from its value (max).",
+                bootstraps_from(lambda row, a: float(row.argmax())),
+                "argmax says which action is best (0, 1, 2, ...); the target needs how much that action is worth.",
+                explains=value_tests),
     ]
     return run_tests(name, tests, signature, mistakes)

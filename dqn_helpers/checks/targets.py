@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from dqn_helpers.checks.framework import Fail, describe
+from dqn_helpers.checks.formatting import describe
+from dqn_helpers.checks.framework import Fail
 
 # Five transitions with distinctive numbers: rows 1 and 3 are terminal.
 REWARDS = torch.tensor([1.0, -0.5, 2.0, 0.0, 1.5])
@@ -31,11 +32,25 @@ def tensor_out(out, shape: tuple[int, ...], what: str = "the target") -> torch.T
             f"Compute {what} with torch operations on the input tensors so the loss can use it.",
         )
     if tuple(out.shape) != shape:
-        hint = "Reduce over the action dimension (dim=1) and return one number per transition."
-        if len(out.shape) == 2 and out.shape[0] == shape[0] and out.shape[1] == 1:
-            hint = "You kept a dimension of size 1: use .max(dim=1).values or .squeeze(1)."
-        raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out), hint)
+        raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out), shape_hint(out, shape))
     return out.detach().float()
+
+
+def shape_hint(out: torch.Tensor, shape: tuple[int, ...]) -> str:
+    """What a wrong target shape says about the code that made it."""
+    batch = shape[0]
+    got = tuple(out.shape)
+    if got == (batch, batch) and batch > 1:
+        return (f"Shape {got} is what broadcasting makes of a ({batch},) tensor combined with a ({batch}, 1) one: "
+                "every row paired with every other. One of your terms kept a dimension of size 1 (a reduction or a "
+                "gather keeps it unless told otherwise); make each term one value per transition before combining.")
+    if got == (batch, 1):
+        return (f"One value per transition, but with an extra dimension of size 1 (shape {got}), kept by a "
+                "reduction or a gather: the target must be flat.")
+    if len(got) == 2 and got[0] == batch:
+        return (f"Shape {got}: {got[1]} values per transition, one per action. The target keeps one number per "
+                "transition: the value of the next state under its best action.")
+    return f"Expected one number per transition, got shape {got}: print the shape of each term of your target."
 
 
 def random_batches(seed: int, sizes: tuple[tuple[int, int], ...], n_q: int = 1) -> Iterator[tuple]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, close, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
+from dqn_helpers.checks.formatting import close, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.targets import NEXT_Q, REWARDS, TERMINATED, no_gradient_test, random_batches, tensor_out
 
 
@@ -18,7 +20,8 @@ def check_td_target(fn) -> CheckReport:
     actions; gamma scaling; terminal masking (no bootstrap where ``terminated == 1``);
     rows with ``terminated == 0`` (time-limit truncations included) still bootstrap;
     random batches; no gradient flows through the target; inputs left unchanged.
-    Recognises indices taken for values (``.max(dim=1)[1]``).
+    Recognises indices taken for values (``.max(dim=1)[1]``), a (B, 1) term broadcast
+    against a (B,) one, and an answer that calls :func:`dqn_helpers.td_target` itself.
     """
     from dqn_helpers.learner import td_target
 
@@ -43,12 +46,12 @@ def check_td_target(fn) -> CheckReport:
     def max_over_actions():
         def hint(got):
             if close(got, NEXT_Q.mean(dim=1)):
-                return "You averaged over actions; the target uses the best action: .max(dim=1).values."
+                return "You averaged over the actions; the target uses the value of the best next action."
             if close(got, NEXT_Q.max(dim=0).values[: len(got)]):
-                return "You took the max over the batch (dim=0); take it over actions (dim=1)."
+                return "You took the max over the batch (dim=0); the best action is chosen within each row."
             if close(got, NEXT_Q[:, 0]):
-                return "You used the first action's value; take the max over actions (dim=1)."
-            return "Take the maximum over actions: next_q_values.max(dim=1).values."
+                return "You used the first action's value in every row; the target uses the best one of each row."
+            return "With rewards 0, gamma 1 and no terminal rows, the target of a row is the largest entry of that row."
 
         zeros = torch.zeros(5)
         text = f"(rewards 0, gamma 1, not terminated: the max of each row of {fmt(NEXT_Q)})"
@@ -63,10 +66,10 @@ def check_td_target(fn) -> CheckReport:
         def hint(got):
             if close(got, td_target(REWARDS, torch.zeros(5), NEXT_Q, 0.9)):
                 return ("You bootstrapped from terminal states (terminated = 1 at rows 1 and 3). A terminal "
-                        "state has no future: multiply the bootstrap by (1 - terminated).")
+                        "state has no future: there the bootstrapped term must vanish.")
             if close(got, td_target(REWARDS, 1.0 - TERMINATED, NEXT_Q, 0.9)):
                 return "Your mask is inverted: keep the bootstrap where terminated == 0, drop it where it is 1."
-            return "Where terminated == 1 the target is the reward alone: multiply the bootstrap by (1 - terminated)."
+            return "Where terminated == 1 the target is the reward alone; elsewhere it bootstraps."
 
         compare(REWARDS, TERMINATED, NEXT_Q, 0.9,
                 f"for terminated={fmt(TERMINATED)}, gamma=0.9 (rows 1 and 3 equal their reward)", hint)
@@ -76,7 +79,7 @@ def check_td_target(fn) -> CheckReport:
             if close(got, REWARDS):
                 return ("No row bootstrapped although terminated == 0 everywhere. An episode cut by a time limit "
                         "(truncated) still has a future: only `terminated` may switch the bootstrap off.")
-            return "With terminated == 0 every row bootstraps: r + gamma * max_a' Q(s', a')."
+            return "With terminated == 0 every row bootstraps from the best next value, discounted by gamma."
 
         compare(REWARDS, torch.zeros(5), NEXT_Q, 0.99,
                 "(terminated = 0 everywhere, e.g. time-limit truncations, gamma=0.99)", hint)
@@ -105,6 +108,7 @@ def check_td_target(fn) -> CheckReport:
 
     tests = [
         Test("returns a tensor of shape (B,)", shape, required=True),
+        Test(OWN_CODE, own_code_test(shape, {"dqn_helpers.td_target": td_target}, answer=fn), required=True),
         Test("takes the max over actions", max_over_actions),
         Test("scales the bootstrapped value by gamma", gamma_scaling),
         Test("terminal masking: no bootstrap where terminated = 1", terminal_masking),
@@ -117,8 +121,8 @@ def check_td_target(fn) -> CheckReport:
         Mistake(
             "you used the *indices* of the best actions (argmax), not their *values*.",
             indices_not_values,
-            "`next_q_values.max(dim=1)` returns a pair (values, indices), and `[1]` picks the indices (0, 1, 2, ...). "
-            "Use `next_q_values.max(dim=1).values` (or `[0]`).",
+            "`max(dim=1)` returns a pair (values, indices), and `[1]` picks the indices (0, 1, 2, ...), the "
+            "positions of the best actions. The target needs the best Q-values themselves.",
         )
     ]
     return run_tests(name, tests, signature, mistakes)

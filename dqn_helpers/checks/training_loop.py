@@ -12,8 +12,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, fmt, not_callable_report, run_tests
+from dqn_helpers.checks.formatting import fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+from dqn_helpers.checks.limits import time_limit
 
+HANG_HINT = ("Your loop did not finish: each pass must advance the count of env steps by env.num_envs, and the loop "
+             "stop once total_steps are done.")
 SIGNATURE = ("fn(env, learner, buffer, update, total_steps, batch_size, learning_starts, "
              "target_update_every, seed)")
 
@@ -29,7 +33,7 @@ class _Recorder:
                              target_update_every=target_update_every, seed=seed)
         self.num_envs = env.num_envs
         self.resets, self.steps, self.acted, self.actions, self.epsilons = [], [], [], [], []
-        self.remembered, self.batch_sizes, self.syncs = [], [], []
+        self.remembered, self.batch_sizes, self.syncs, self.direct_updates = [], [], [], 0
         recorder = self
 
         class Env:
@@ -53,7 +57,8 @@ class _Recorder:
                 super().remember(obs, actions, rewards, next_obs, terminated)
 
         learner = DeepQLearner(4, 2, hidden_sizes=(16,), seed=seed)
-        act, sync = learner.act, learner.synchronize
+        act, sync, learner_update = learner.act, learner.synchronize, learner.update
+        inside_update = []
 
         def spy_act(obs):
             recorder.acted.append(np.array(obs, copy=True))
@@ -66,11 +71,19 @@ class _Recorder:
             recorder.syncs.append(len(recorder.batch_sizes))
             sync()
 
+        def spy_learner_update(batch):
+            recorder.direct_updates += not inside_update
+            return learner_update(batch)
+
         def update(learner_, batch):
             recorder.batch_sizes.append(len(batch.actions))
-            return learner_.update(batch)
+            inside_update.append(True)
+            try:
+                return learner_.update(batch)
+            finally:
+                inside_update.pop()
 
-        learner.act, learner.synchronize = spy_act, spy_sync
+        learner.act, learner.synchronize, learner.update = spy_act, spy_sync, spy_learner_update
         self.learner = learner
         fn(Env(), learner, Buffer(10_000, (4,), seed=seed), update, **self.settings)
         env.close()
@@ -123,11 +136,11 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         rec = copies()
         if len(rec.acted) != len(rec.steps):
             raise Fail("one learner.act(obs) per env step", f"{len(rec.acted)} calls for {len(rec.steps)} steps",
-                       "Choose the actions with learner.act(obs): it explores with the current epsilon.")
+                       "Let learner.act choose every step's actions: it explores with the current epsilon.")
         for k in range(1, len(rec.acted)):
             previous = rec.steps[k - 1]
             if not np.allclose(rec.acted[k], previous.next_obs):
-                hint = "After each step, continue from obs = step.next_obs."
+                hint = "After each step, continue from the step's next_obs."
                 if np.allclose(rec.acted[k], previous.final_obs):
                     hint = ("You continued from step.final_obs: where an episode ended that is its last state; the "
                             "env already started a new episode, whose first observation is step.next_obs.")
@@ -141,7 +154,7 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
                 or np.any(np.diff(eps) > 1e-9):
             raise Fail(f"epsilon falling from {learner.epsilon_start} to {learner.epsilon_end} during training",
                        f"epsilon at act(): first {eps[0] if len(eps) else None}, last {eps[-1] if len(eps) else None}",
-                       "Call learner.decay_epsilon(env_steps / total_steps) before acting, every pass of the loop.")
+                       "Before acting, every pass, give learner.decay_epsilon the share of training done so far.")
 
     def true_final_obs():
         rec = copies()
@@ -163,8 +176,8 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         want_actions = np.concatenate(rec.actions)
         if obs.shape != want_obs.shape or not np.allclose(obs, want_obs) or not np.array_equal(actions, want_actions):
             raise Fail("each step's obs (as passed to act) and the actions act returned, one row per env",
-                       f"{len(obs)} rows that differ", "remember(obs, actions, step.rewards, step.final_obs, "
-                       "step.terminated) with the obs you acted on, before moving on to step.next_obs.")
+                       f"{len(obs)} rows that differ", "Remember the observations you acted on and the actions "
+                       "learner.act returned for them, before moving on to the next observations.")
 
     def remembers_terminated():
         rec = copies()
@@ -185,8 +198,8 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         got = len(rec.stacked(0))
         if got != want:
             raise Fail(f"{want} remembered transitions (steps with learnable=False skipped)", f"{got}",
-                       "Keep only the real transitions: keep = step.learnable, then remember obs[keep], "
-                       "actions[keep], ... (gymnasium's CartPole spends one step on each reset).")
+                       "Remember only the real transitions, the rows that step.learnable marks (gymnasium's CartPole "
+                       "spends one step on each reset, which is no transition).")
 
     def updates():
         rec = copies()
@@ -195,10 +208,15 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         got = len(rec.batch_sizes)
         bad_sizes = sorted(set(rec.batch_sizes) - {s["batch_size"]})
         if abs(got - want) > 1 or bad_sizes:
+            hint = ("From learning_starts env steps on, every pass samples a batch of batch_size from the buffer and "
+                    "calls update(learner, batch) once.")
+            if rec.direct_updates:
+                hint = (f"Your loop called learner.update(batch) itself ({rec.direct_updates} times). Call the update "
+                        "function the loop receives, update(learner, batch): the check passes the package's, "
+                        "notebook 09 passes yours.")
             raise Fail(f"about {want} calls of update(learner, batch) (one per vector step once {s['learning_starts']} "
                        f"env steps are collected), batches of {s['batch_size']}",
-                       f"{got} calls, batch sizes {sorted(set(rec.batch_sizes))}",
-                       "Once env_steps >= learning_starts: batch = buffer.sample(batch_size); update(learner, batch).")
+                       f"{got} calls, batch sizes {sorted(set(rec.batch_sizes))}", hint)
 
     def synchronizes():
         rec = copies()
@@ -206,7 +224,8 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         want = list(range(k, len(rec.batch_sizes) + 1, k))
         if rec.syncs != want:
             raise Fail(f"learner.synchronize() after update number {want}", f"after update number {rec.syncs}",
-                       "Count the updates; call learner.synchronize() when n_updates % target_update_every == 0.")
+                       "Count the updates and synchronize after every target_update_every-th one (here the 7th, "
+                       "14th, ...), counting the update just made.")
 
     def learns():
         from dqn_helpers.evaluation import evaluate
@@ -234,7 +253,8 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         Test("skips steps that are no transitions (learnable=False)", skips_non_transitions),
         Test("one update per vector step from learning_starts on, batches of batch_size", updates),
         Test("synchronizes the target network every target_update_every updates", synchronizes),
-        Test(f"learns: greedy return >= {min_return:g} on CartPole-v1 after {learning_steps:,} env steps", learns),
+        Test(f"learns: greedy return >= {min_return:g} on CartPole-v1 after {learning_steps:,} env steps", learns,
+             time_limit=time_limit(max(1.0, learning_steps / 2_500))),
     ]
     with torch.random.fork_rng():
-        return run_tests(name, tests, SIGNATURE)
+        return run_tests(name, tests, SIGNATURE, hang_hint=HANG_HINT)

@@ -7,17 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dqn_helpers.checks.framework import (
-    CheckReport,
-    Fail,
-    Mistake,
-    Test,
-    array,
-    attr,
-    fmt,
-    not_callable_report,
-    run_tests,
-)
+from dqn_helpers.checks.delegation import OWN_CODE, inherited, own_code_test
+from dqn_helpers.checks.formatting import array, attr, fmt
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
 
 def check_vectorized_env(cls) -> CheckReport:
@@ -33,9 +25,13 @@ def check_vectorized_env(cls) -> CheckReport:
     reproduces the same start; step output shapes; ``final_obs`` is the true last
     observation; auto-reset after an episode ends; ``terminated`` flags CartPole
     failures; time-limit truncations (``max_episode_steps=5``) are ``truncated``, not
-    ``terminated``.
+    ``terminated``; the class's own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s);
+    new arrays at every step. Recognises ``final_obs`` stored without a copy of ``next_obs``.
     """
     import gymnasium as gym
+
+    from dqn_helpers.vector_env import GymnasiumVectorEnv, make_vector_env
+    from dqn_helpers.vector_env import VectorizedEnvWrapper as Wrapper
 
     name = "check_vectorized_env"
     signature = "cls(env, num_envs) with .reset(seed) -> (num_envs, obs_dim) and .step(actions) -> VectorStep"
@@ -44,6 +40,10 @@ def check_vectorized_env(cls) -> CheckReport:
 
     n_envs = 3
     reference = gym.make("CartPole-v1").unwrapped
+    methods = ("__init__", "reset", "step")
+    references = {f"VectorizedEnvWrapper.{m}": getattr(Wrapper, m) for m in methods} | {
+        f"GymnasiumVectorEnv.{m}": getattr(GymnasiumVectorEnv, m) for m in methods} | {
+        "dqn_helpers.make_vector_env": make_vector_env, "dqn_helpers.VectorizedEnvWrapper": Wrapper}
 
     def true_step(obs, action):
         reference.state = np.asarray(obs, dtype=np.float64).copy()
@@ -67,7 +67,7 @@ def check_vectorized_env(cls) -> CheckReport:
             raise Fail(f"reset(seed) -> array of shape ({num_envs}, 4)", f"shape {obs.shape}")
         return obs
 
-    def step(env, actions, num_envs=n_envs) -> dict[str, np.ndarray]:
+    def step(env, actions, num_envs=n_envs, raw=None) -> dict[str, np.ndarray]:
         out = env.step(np.asarray(actions, dtype=np.int64))
         fields = {}
         for field_name in ("next_obs", "final_obs", "rewards", "terminated", "truncated"):
@@ -75,6 +75,11 @@ def check_vectorized_env(cls) -> CheckReport:
             shape = (num_envs, 4) if field_name.endswith("obs") else (num_envs,)
             if fields[field_name].shape != shape:
                 raise Fail(f"`{field_name}` of shape {shape}", f"shape {fields[field_name].shape}")
+        if raw is not None:
+            raw.update(fields)
+        if np.shares_memory(fields["final_obs"], fields["next_obs"]):
+            run["aliased"] = True
+        fields = {k: np.array(v, copy=True) for k, v in fields.items()}  # what this step returned, kept as it was
         for flag in ("terminated", "truncated"):
             fields[flag] = fields[flag].astype(bool)
         return fields
@@ -120,10 +125,22 @@ def check_vectorized_env(cls) -> CheckReport:
                 "Pass the seed on to every copy's reset.",
             )
 
+    def reset_and_step():
+        env = make()
+        reset(env, 0)
+        step(env, np.ones(n_envs, dtype=np.int64))
+
     def step_shapes():
         env = make()
         reset(env, 0)
-        step(env, np.zeros(n_envs, dtype=np.int64))
+        first, second = {}, {}
+        step(env, np.zeros(n_envs, dtype=np.int64), raw=first)
+        step(env, np.zeros(n_envs, dtype=np.int64), raw=second)
+        reused = [k for k in ("next_obs", "final_obs") if np.shares_memory(first[k], second[k])]
+        if reused:
+            raise Fail("new arrays at every step", f"step() returned the same `{reused[0]}` array at two steps, "
+                       "overwritten in place", "The caller keeps the observations of the last step (to remember "
+                       "the transition) while it steps again: give each step's results their own arrays.")
 
     def final_obs_true():
         for t, (prev, fields) in enumerate(rollout()):
@@ -135,7 +152,12 @@ def check_vectorized_env(cls) -> CheckReport:
                         "final_obs is the observation env.step() returned, before any reset. Each copy must be "
                         "its own env (copy.deepcopy(env)), not the same object used several times."
                     )
-                    if done and np.allclose(fields["final_obs"][i], fields["next_obs"][i]):
+                    if done and run.get("aliased") and np.abs(fields["final_obs"][i]).max() <= 0.05:
+                        hint = (
+                            "final_obs and next_obs are one array in memory, so writing the reset observation into "
+                            "next_obs overwrote final_obs too. Give final_obs its own memory before the resets."
+                        )
+                    elif done and np.allclose(fields["final_obs"][i], fields["next_obs"][i]):
                         hint = (
                             "At the end of an episode you stored the reset observation as final_obs. Keep the "
                             "observation returned by env.step() as final_obs, then reset for next_obs."
@@ -189,6 +211,13 @@ def check_vectorized_env(cls) -> CheckReport:
                     "per copy.",
                 )
 
+    def aliased_final_obs() -> bool:
+        """final_obs shares next_obs's memory, and where an episode ended it holds the new episode's start."""
+        steps = rollout()
+        return bool(run.get("aliased")) and any(
+            np.allclose(f["final_obs"][i], f["next_obs"][i]) and np.abs(f["next_obs"][i]).max() <= 0.05
+            for _, f in steps for i in np.flatnonzero(f["terminated"] | f["truncated"]))
+
     def acted_on_obs_as_final() -> bool:
         pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
         return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
@@ -229,6 +258,8 @@ def check_vectorized_env(cls) -> CheckReport:
 
     tests = [
         Test("reset(seed) returns an array (num_envs, obs_dim)", reset_shape, required=True),
+        Test(OWN_CODE, own_code_test(reset_and_step, references, "your class",
+                                     lambda: inherited(cls, Wrapper, methods), cls), required=True),
         Test("different copies get different seeds", different_seeds),
         Test("reset with the same seed gives the same start", reproducible),
         Test(
@@ -242,16 +273,27 @@ def check_vectorized_env(cls) -> CheckReport:
         Test("terminated and rewards match each copy's env.step()", terminated_flags),
         Test("terminated vs truncated kept apart (time limit gives truncated)", truncation_apart),
     ]
+    transition_tests = ["final_obs is the true last observation of each transition",
+                        "auto-reset after an episode ends (next_obs starts the new episode)"]
     try:
-        mistake = Mistake(
-            "final_obs is the observation the action was taken in, not the one env.step() returned.",
-            acted_on_obs_as_final,
-            "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
-            "each copy's env.step() returns as its final_obs (and as its next_obs unless the episode ended).",
-            explains=["final_obs is the true last observation of each transition",
-                      "auto-reset after an episode ends (next_obs starts the new episode)"],
-        )
-        return run_tests(name, tests, signature, [mistake])
+        mistakes = [
+            Mistake(
+                "final_obs and next_obs are the same array (stored without a copy): resetting an ended copy into "
+                "next_obs overwrites its final observation too.",
+                aliased_final_obs,
+                "Two names for one array share every change. Give final_obs its own memory (a copy) before the "
+                "reset observations are written into next_obs.",
+                explains=transition_tests,
+            ),
+            Mistake(
+                "final_obs is the observation the action was taken in, not the one env.step() returned.",
+                acted_on_obs_as_final,
+                "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
+                "each copy's env.step() returns as its final_obs (and as its next_obs unless the episode ended).",
+                explains=transition_tests,
+            ),
+        ]
+        return run_tests(name, tests, signature, mistakes, subject="your class's methods")
     finally:
         reference.close()
 

@@ -1,0 +1,128 @@
+"""Reading and showing what the student's code returned: numbers, arrays, tensors, errors.
+
+Used by every check through :mod:`dqn_helpers.checks.framework`, which re-exports these names.
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+import traceback
+
+import numpy as np
+import torch
+
+from dqn_helpers.checks.limits import OutOfMemory, OutOfTime
+
+
+class Fail(Exception):
+    """Raised by a test when a property does not hold."""
+
+    def __init__(self, expected: str, got: str, hint: str = ""):
+        super().__init__(f"expected {expected}, got {got}")
+        self.expected, self.got, self.hint = expected, got, hint
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # dqn_helpers/
+_PATHS = [sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+_LIBRARY_DIRS = tuple(d + os.sep for d in {_PACKAGE_DIR} | {os.path.abspath(p) for p in _PATHS if p})
+
+
+def is_student_file(filename: str) -> bool:
+    """True for code that is neither this package nor an installed library (a notebook cell, a test file)."""
+    if filename.startswith("<"):  # <ipython-input-…>, <string>; not <frozen …>
+        return not filename.startswith("<frozen")
+    return not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+
+
+def where(err: BaseException) -> str:
+    """File and line of the innermost frame of the student's code (else the innermost frame)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return ""
+    mine = [f for f in frames if is_student_file(f.filename)]
+    frame = (mine or frames)[-1]
+    in_notebook = frame.filename.startswith("<") or "ipykernel" in frame.filename
+    place = "your notebook cell" if in_notebook else os.path.basename(frame.filename)
+    code = f": {frame.line.strip()}" if frame.line else ""
+    verb = "stopped" if isinstance(err, OutOfTime | OutOfMemory) else "raised"
+    return f" ({verb} at line {frame.lineno} of {place}{code})"
+
+
+def hint_for(err: BaseException, signature: str) -> str:
+    """A generic hint for an exception raised by the student's code."""
+    text = str(err)
+    if isinstance(err, AttributeError):
+        return f"Something is missing or misspelled: {text}. Expected interface: {signature}."
+    if isinstance(err, TypeError):
+        return f"Check the arguments and the types your code works with. Expected interface: {signature}."
+    if isinstance(err, RuntimeError) and "leaf Variable" in text:
+        return ("PyTorch refuses to change a parameter in place while it tracks gradients: copy the numbers with "
+                "gradient tracking switched off (inside `with torch.no_grad():`).")
+    if isinstance(err, RuntimeError) and ("shape" in text or "size" in text):
+        return "A shape does not fit: print the shapes of the tensors on the line that failed."
+    if isinstance(err, IndexError | ValueError) and ("index" in text or "shape" in text or "broadcast" in text):
+        return "An index or shape does not fit: print the shapes and indices on the line that failed."
+    if isinstance(err, ZeroDivisionError):
+        return "Your code divided by zero: which argument can be 0 in this test, and what should the answer be then?"
+    return "Read the error message and the line it points to."
+
+
+
+def fmt(x) -> str:
+    """A short, readable rendering of a number, array or tensor."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        return np.array2string(x, precision=4, suppress_small=True, separator=", ", threshold=12)
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return f"{x!r:.200}"
+
+
+def describe(x) -> str:
+    """Type, shape, dtype and value of ``x``."""
+    if isinstance(x, torch.Tensor | np.ndarray):
+        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}: {fmt(x)}"
+    return f"{type(x).__name__}: {fmt(x)}"
+
+
+def as_number(out, hint: str) -> float:
+    """``out`` (a number, or a one-element tensor or array) as a float, else a :class:`Fail` with ``hint``."""
+    if isinstance(out, torch.Tensor) and out.numel() == 1:
+        out = out.detach().item()
+    elif isinstance(out, np.ndarray) and out.size == 1:
+        out = out.item()
+    if isinstance(out, bool) or not isinstance(out, int | float | np.number):
+        raise Fail("a number", describe(out), hint)
+    return float(out)
+
+
+def close(a, b, atol: float = 1e-5) -> bool:
+    """Same shape and values (tensors or arrays)."""
+    a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+    b = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=atol, rtol=1e-5))
+
+
+def attr(obj, name: str, what: str):
+    """``obj.name`` (or ``obj[name]`` for a dict), failing with a readable message if missing."""
+    if isinstance(obj, dict) and name in obj:
+        return obj[name]
+    if not hasattr(obj, name):
+        fields = [a for a in dir(obj) if not a.startswith("_")] if obj is not None else []
+        raise Fail(
+            f"{what} with an attribute `{name}`",
+            f"{type(obj).__name__} with attributes {fields[:10]}",
+            f"Return an object (e.g. a dataclass or namedtuple) with the fields {what} needs.",
+        )
+    return getattr(obj, name)
+
+
+def array(x, name: str) -> np.ndarray:
+    """``x`` as a NumPy array, failing with a readable message if it cannot be one."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except Exception as err:
+        raise Fail(f"`{name}` as an array", f"{type(x).__name__} ({err})") from err
