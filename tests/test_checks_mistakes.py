@@ -266,7 +266,7 @@ def test_step_target_masking_with_done():
 
     report = check_step_target(done_mask)
     assert failed(report) == ["a time-limit truncation still bootstraps"]
-    assert_mistake(report, "done = terminated or truncated")
+    assert_mistake(report, "`terminated or truncated`")
 
 
 def test_step_target_without_mask_and_with_gradient():

@@ -57,7 +57,7 @@ def hint_for(err: BaseException, signature: str) -> str:
         return f"Check the arguments and the types your code works with. Expected interface: {signature}."
     if isinstance(err, RuntimeError) and "leaf Variable" in text:
         return ("PyTorch refuses to change a parameter in place while it tracks gradients: copy the numbers with "
-                "gradient tracking switched off (inside `with torch.no_grad():`).")
+                "gradient tracking switched off (under torch.no_grad()).")
     if isinstance(err, RuntimeError) and ("shape" in text or "size" in text):
         return "A shape does not fit: print the shapes of the tensors on the line that failed."
     if isinstance(err, IndexError | ValueError) and ("index" in text or "shape" in text or "broadcast" in text):

@@ -72,7 +72,7 @@ def check_step_target(fn) -> CheckReport:
         out = fn(net, 1.0, _NEXT_OBS.copy(), False, False, 0.9)
         if isinstance(out, torch.Tensor) and out.requires_grad:
             raise Fail("a target without gradient", "a tensor with requires_grad=True",
-                       "Compute Q(next_obs) under `with torch.no_grad():` (the target is a constant for the loss).")
+                       "Compute Q(next_obs) under torch.no_grad(): the target is a constant for the loss.")
 
     def masks_with_done() -> bool:
         return abs(value(False, True) - 1.0) < 1e-4 and abs(value(False, False) - 1.0 - 0.9 * best_next) < 1e-4
@@ -90,7 +90,7 @@ def check_step_target(fn) -> CheckReport:
     ]
     mistakes = [
         Mistake(
-            "you switched the bootstrap off with `done = terminated or truncated`.",
+            "you switched the bootstrap off with `terminated or truncated`.",
             masks_with_done,
             "A time limit is not a death: the truncated state has a future worth max Q(s'). Mask with "
             "`(1 - terminated)` only; use `terminated or truncated` just to decide when to reset the env.",

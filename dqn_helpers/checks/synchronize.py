@@ -25,7 +25,7 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
     return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
-COPIES = "copies the online weights when n_updates % sync_every == 0"
+COPIES = "copies the online weights when n_updates is a multiple of sync_every"
 WAITS = "leaves the target alone on the other updates"
 
 
@@ -73,7 +73,7 @@ def check_synchronize(fn) -> CheckReport:
                 raise Fail(
                     f"the target unchanged after fn(..., n_updates={n_updates}, sync_every={sync_every})",
                     "the target was changed",
-                    "Copy only when n_updates % sync_every == 0. Syncing at every update makes the target "
+                    "Copy only when n_updates is a multiple of sync_every. Syncing at every update makes the target "
                     "chase the online network, which is what the target network is meant to prevent.",
                 )
 
@@ -84,7 +84,7 @@ def check_synchronize(fn) -> CheckReport:
             raise Fail(
                 "a copy at fn(..., n_updates=10, sync_every=5), then no change when the online network changes",
                 "no copy was made at n_updates=10",
-                "Copy when n_updates % sync_every == 0 (see the first property).",
+                "Copy when n_updates is a multiple of sync_every (see the first property).",
             )
         snapshot = copy.deepcopy(online.state_dict())
         with torch.no_grad():

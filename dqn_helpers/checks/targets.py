@@ -76,7 +76,7 @@ def no_gradient_test(call_with_grad: Callable[[], object]) -> Callable[[], None]
             raise Fail(
                 "a target that does not require grad (a constant for the loss)",
                 "a tensor with requires_grad=True",
-                "Compute the target under `with torch.no_grad():` or call .detach() on it, so the "
+                "Compute the target under torch.no_grad(), or detach it, so the "
                 "update only moves Q(s, a) towards the target and not the target itself.",
             )
 

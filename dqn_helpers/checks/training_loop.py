@@ -223,7 +223,7 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         k = rec.settings["target_update_every"]
         want = list(range(k, len(rec.batch_sizes) + 1, k))
         if rec.syncs != want:
-            raise Fail(f"learner.synchronize() after update number {want}", f"after update number {rec.syncs}",
+            raise Fail(f"a synchronization after update number {want}", f"after update number {rec.syncs}",
                        "Count the updates and synchronize after every target_update_every-th one (here the 7th, "
                        "14th, ...), counting the update just made.")
 

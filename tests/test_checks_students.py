@@ -1,0 +1,681 @@
+"""Issue 20: the checks catch what students really write; issue 21, item 2: student code runs under limits.
+
+Each wrong answer is written the way a student writes it. For each one the check must
+fail, and the report must name the mistake actually made (not a neighbouring one).
+Correct answers written differently from the reference must pass. An endless loop, a
+runaway allocation or ``sys.exit()`` inside student code must come back as a failed line.
+Finally, no hint may paste a line of a notebook's reference solution.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import json
+import math
+import re
+import sys
+from collections import deque
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from student_answers import (
+    StudentRing,
+    StudentVecEnv,
+    student_double_dqn_target,
+    student_evaluate,
+    student_td_target,
+    student_update,
+)
+from torch import nn
+from torch.nn import functional as F
+
+import dqn_helpers
+from dqn_helpers import TransitionBatch, make_vector_env
+from dqn_helpers.checks import (
+    STRICT_ENV_VAR,
+    CheckReport,
+    check_discretise,
+    check_double_dqn_target,
+    check_dqn_update,
+    check_epsilon_schedule,
+    check_evaluate,
+    check_exponential_epsilon,
+    check_probes,
+    check_q_learning_update,
+    check_q_network,
+    check_replay_buffer,
+    check_step_target,
+    check_synchronize,
+    check_td_target,
+    check_training_loop,
+    check_vectorized_env,
+)
+from dqn_helpers.checks.delegation import OWN_CODE
+from dqn_helpers.checks.dqn_update import BROADCAST_PREDICTION, BROADCAST_TARGET
+from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
+    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
+
+
+def failed(report: CheckReport) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
+    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
+    text = str(report)
+    assert not report, text
+    assert report.mistake is not None and words in report.mistake, text
+    for other in absent:
+        assert other not in text, (other, text)
+    return text
+
+
+# --------------------------------------------------------------------------- wrong answers, as students write them
+
+
+def td_target_keepdim(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        best = next_q_values.max(dim=1, keepdim=True).values  # (B, 1)
+        return rewards + gamma * (1 - terminated) * best  # (B,) and (B, 1): a (B, B) table
+
+
+def double_dqn_without_squeeze(rewards, terminated, next_q_online, next_q_target, gamma):
+    with torch.no_grad():
+        best_actions = next_q_online.argmax(dim=1)
+        values = next_q_target.gather(1, best_actions.unsqueeze(1))  # (B, 1)
+        return rewards + gamma * (1 - terminated) * values
+
+
+def update_without_squeeze(learner, batch, loss_fn=F.mse_loss):
+    obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
+    actions, rewards = torch.as_tensor(batch.actions), torch.as_tensor(batch.rewards)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        target = rewards + learner.gamma * (1 - terminated) * learner.target_network(next_obs).max(dim=1).values
+    q_taken = learner.q_network(obs).gather(1, actions.long().unsqueeze(1))  # (B, 1): squeeze forgotten
+    loss = loss_fn(q_taken, target)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
+def update_keepdim_target(learner, batch):
+    obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
+    actions, rewards = torch.as_tensor(batch.actions).long(), torch.as_tensor(batch.rewards)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        best_next = learner.target_network(next_obs).max(dim=1, keepdim=True).values  # (B, 1)
+        target = rewards + learner.gamma * (1 - terminated) * best_next  # (B, B)
+    q_taken = learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+    loss = F.mse_loss(q_taken, target)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
+def q_update_copy(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    new_table = q_table.copy()
+    target = reward if terminated else reward + gamma * np.max(q_table[next_state])
+    new_table[state, action] = q_table[state, action] + alpha * (target - q_table[state, action])
+    return new_table
+
+
+def q_update_argmax(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + gamma * np.argmax(q_table[next_state])
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+class ListPopBuffer:
+    """Python list; when full, pop(0) drops the oldest."""
+
+    def __init__(self, capacity, obs_shape, seed=None):
+        self.capacity, self.memory, self.rng = capacity, [], np.random.default_rng(seed)
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        for transition in zip(obs, actions, rewards, next_obs, terminated, strict=True):
+            if len(self.memory) == self.capacity:
+                self.memory.pop(0)
+            self.memory.append(transition)
+
+    def sample(self, batch_size):
+        if batch_size > len(self.memory):
+            raise ValueError("not enough transitions in the buffer")
+        picked = [self.memory[i] for i in self.rng.integers(0, len(self.memory), size=batch_size)]
+        obs, actions, rewards, next_obs, terminated = (np.array(x) for x in zip(*picked, strict=True))
+        return TransitionBatch(obs.astype(np.float32), actions, rewards, next_obs.astype(np.float32), terminated)
+
+    def __len__(self):
+        return len(self.memory)
+
+
+class DequeBuffer(ListPopBuffer):
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.memory = deque(maxlen=capacity)
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        self.memory.extend(zip(obs, actions, rewards, next_obs, terminated, strict=True))
+
+
+class LenIsPosition(StudentRing):
+    def __len__(self):
+        return self.position  # the write position: back to 0 when the ring wraps
+
+
+def evaluate_keeps_adding(policy, env_id, n_episodes, seed):
+    """All episodes at once in gymnasium's vector env; sums rewards until every env is done."""
+    env = make_vector_env(env_id, n_episodes)
+    obs = env.reset(seed=seed)
+    returns = np.zeros(n_episodes)
+    done = np.zeros(n_episodes, dtype=bool)
+    while not done.all():
+        step = env.step(policy(obs))
+        returns += step.rewards  # also for envs whose episode already ended
+        done = done | step.terminated | step.truncated
+        obs = step.next_obs
+    return returns
+
+
+class AliasedFinalObs(StudentVecEnv):
+    def step(self, actions):
+        results = [env.step(int(a)) for env, a in zip(self.envs, actions, strict=True)]
+        next_obs = np.array([r[0] for r in results], dtype=np.float32)
+        final_obs = next_obs  # no copy: the resets below overwrite it
+        terminated = np.array([r[2] for r in results])
+        truncated = np.array([r[3] for r in results])
+        for i in np.flatnonzero(terminated | truncated):
+            next_obs[i] = self.envs[i].reset()[0]
+        return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, terminated=terminated, truncated=truncated,
+                               rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+
+def batchnorm_network(obs_dim, n_actions):
+    return nn.Sequential(nn.Linear(obs_dim, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, n_actions))
+
+
+def epsilon_dividing(progress, start, end, fraction):
+    return max(end, start - (start - end) * progress / fraction)
+
+
+def exponential_dividing(progress, start, end, fraction):
+    return max(end, start * (end / start) ** (progress / fraction))
+
+
+def discretise_first_count(obs, low, high, n_bins):
+    n = n_bins[0]
+    index = 0
+    for x, lo, hi in zip(obs, low, high, strict=True):
+        b = int((np.clip(x, lo, hi) - lo) / (hi - lo) * n)
+        index = index * n + min(b, n - 1)
+    return index
+
+
+def synchronize_inverted(q_network, target_network, n_updates, sync_every):
+    if n_updates % sync_every != 0:
+        target_network.load_state_dict(q_network.state_dict())
+
+
+def exponential_pytorch_tutorial(progress, start, end, fraction):
+    return end + (start - end) * math.exp(-1.0 * progress / fraction)
+
+
+# --------------------------------------------------------------------------- 1. shape broadcasting
+
+
+def test_td_target_broadcast_to_a_table_is_named():
+    report = check_td_target(td_target_keepdim)
+    assert failed(report) == ["returns a tensor of shape (B,)"]
+    text = str(report)
+    assert "(5, 5)" in text and "broadcasting" in text and "(5, 1)" in text
+
+
+def test_double_dqn_gather_without_squeeze_is_named():
+    report = check_double_dqn_target(double_dqn_without_squeeze)
+    assert failed(report) == ["returns a tensor of shape (B,)"]
+    assert "(5, 5)" in str(report) and "broadcasting" in str(report)
+
+
+def test_dqn_update_prediction_without_squeeze_is_named():
+    named(check_dqn_update(update_without_squeeze), BROADCAST_PREDICTION, absent=("Return the mean",))
+
+    def hand_written_square(learner, batch):
+        return update_without_squeeze(learner, batch, loss_fn=lambda q, y: ((q - y) ** 2).mean())
+
+    named(check_dqn_update(hand_written_square), BROADCAST_PREDICTION)
+    named(check_dqn_update(update_keepdim_target), BROADCAST_TARGET)
+
+
+def test_dqn_update_other_broadcast_is_described_by_the_shapes_seen():
+    def huber_without_squeeze(learner, batch):
+        return update_without_squeeze(learner, batch, loss_fn=F.smooth_l1_loss)
+
+    text = named(check_dqn_update(huber_without_squeeze), "a (B, 1) tensor met a (B,) one")
+    assert "(16, 1) and (16,)" in text
+
+
+def test_probes_name_broadcasting_instead_of_blaming_the_observations():
+    report = check_probes(update_without_squeeze)
+    text = named(report, "a (B, 1) tensor met a (B,) one", absent=("fails the observation probe",))
+    assert "keeps one value per transition (no (B, 1) tensor broadcast against a (B,) one)" in failed(report)
+    assert "(32, 1) and (32,)" in text
+    report = check_probes(update_keepdim_target)  # this one passes all five probes: the shapes test catches it
+    assert failed(report) == ["keeps one value per transition (no (B, 1) tensor broadcast against a (B,) one)"]
+
+
+# --------------------------------------------------------------------------- 2. delegation to the package
+
+
+class InheritsBuffer(dqn_helpers.ReplayBuffer):
+    pass
+
+
+class WrapsBuffer:
+    def __init__(self, capacity, obs_shape, seed=None):
+        self.buffer = dqn_helpers.ReplayBuffer(capacity, obs_shape, seed)
+
+    def remember(self, *args):
+        self.buffer.remember(*args)
+
+    def sample(self, batch_size):
+        return self.buffer.sample(batch_size)
+
+    def __len__(self):
+        return len(self.buffer)
+
+
+class InheritsWrapper(dqn_helpers.VectorizedEnvWrapper):
+    pass
+
+
+DELEGATIONS = [
+    (check_td_target, lambda r, t, q, g: dqn_helpers.td_target(r, t, q, g),
+     "calls the package's dqn_helpers.td_target"),
+    (check_double_dqn_target, lambda r, t, qo, qt, g: dqn_helpers.td_target(r, t, qt, g, next_actions=qo.argmax(1)),
+     "calls the package's dqn_helpers.td_target"),
+    (check_step_target, lambda net, r, o, te, tr, g: float(dqn_helpers.td_target(
+        torch.tensor([r]), torch.tensor([float(te)]), net(torch.as_tensor(o[None])).detach(), g)),
+     "calls the package's dqn_helpers.td_target"),
+    (check_evaluate, lambda policy, env_id, n, seed: dqn_helpers.evaluate(policy, env_id, n, seed),
+     "calls the package's dqn_helpers.evaluate"),
+    (check_dqn_update, lambda learner, batch: learner.update(batch), "calls the package's learner.update"),
+    (check_probes, lambda learner, batch: learner.update(batch), "calls the package's learner.update"),
+    (check_epsilon_schedule, dqn_helpers.linear_epsilon, "is the package's dqn_helpers.linear_epsilon"),
+    (check_q_network, lambda obs_dim, n_actions: dqn_helpers.make_q_network(obs_dim, n_actions, (32,)),
+     "calls the package's dqn_helpers.make_q_network"),
+    (check_replay_buffer, dqn_helpers.ReplayBuffer, "is the package's dqn_helpers.ReplayBuffer"),
+    (check_replay_buffer, InheritsBuffer, "inherits the package's ReplayBuffer.__init__"),
+    (check_replay_buffer, WrapsBuffer, "calls the package's ReplayBuffer.__init__"),
+    (check_vectorized_env, InheritsWrapper, "inherits the package's VectorizedEnvWrapper"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "words"), DELEGATIONS, ids=lambda x: getattr(x, "__name__", "")[:30])
+def test_an_answer_that_uses_the_package_solution_is_not_the_students_code(check, answer, words):
+    report = check(answer)
+    assert OWN_CODE in failed(report), str(report)
+    assert words in str(report) and "asks you to write this part yourself" in str(report)
+
+
+# --------------------------------------------------------------------------- 3-5. in place, ring, first episode
+
+
+def test_tabular_update_returning_a_copy_is_named():
+    report = check_q_learning_update(q_update_copy)
+    assert failed(report) == ["updates the table passed in (in place)"]
+    assert "your function returned an updated copy" in str(report)
+
+
+@pytest.mark.parametrize("buffer", [ListPopBuffer, DequeBuffer])
+def test_a_queue_is_not_a_ring(buffer):
+    report = check_replay_buffer(buffer)
+    assert failed(report) == ["a ring: memory allocated once, not grown as the buffer fills"], str(report)
+    text = str(report)
+    assert "grew from 1 to 10 items" in text and "moves one place per new transition" in text
+    assert "is a queue (a list trimmed with pop(0), or a deque), not a ring" in text
+
+
+def test_len_returning_the_write_position_is_named():
+    text = named(check_replay_buffer(LenIsPosition), "len() returns the write position",
+                 absent=("Write at position % capacity",))
+    assert "how many rows are filled" in text
+
+
+def test_evaluate_adding_rewards_after_the_first_episode_is_named():
+    report = check_evaluate(evaluate_keeps_adding)
+    named(report, "rewards were still added after an env's first episode had ended")
+    assert "counts only the first episode of each env" in failed(report)
+    assert "more than one episode's worth" in str(report)
+
+
+# --------------------------------------------------------------------------- 6. aliasing
+
+
+def test_final_obs_without_a_copy_is_named_as_aliasing():
+    text = named(check_vectorized_env(AliasedFinalObs), "final_obs and next_obs are the same array",
+                 absent=("you stored the reset observation",))
+    assert "its own memory" in text
+
+
+# --------------------------------------------------------------------------- 7. the check's own hint for an exception
+
+
+def test_batchnorm_on_one_observation_gets_its_hint():
+    report = check_q_network(batchnorm_network)
+    single = next(r for r in report.failures if r.name == "works for a single observation of shape (1, obs_dim)")
+    assert "ValueError" in single.got and "BatchNorm in training mode" in single.hint
+    assert "Read the error message" not in str(report)
+
+
+@pytest.mark.parametrize(("check", "answer"), [(check_epsilon_schedule, epsilon_dividing),
+                                               (check_exponential_epsilon, exponential_dividing)])
+def test_division_by_zero_at_fraction_0_gets_its_hint(check, answer):
+    report = check(answer)
+    assert failed(report) == ["fraction = 0 edge case gives `end`"], str(report)
+    result = report.failures[0]
+    assert "ZeroDivisionError" in result.got and "no decay phase" in result.hint
+
+
+# --------------------------------------------------------------------------- 8. diagnoses that used to be wrong
+
+
+def test_first_bin_count_for_every_dimension_is_not_called_the_upper_bound_mistake():
+    named(check_discretise(discretise_first_count), "n_bins[0], for every dimension",
+          absent=("one past the last bin",))
+
+
+def test_inverted_sync_condition_is_named():
+    named(check_synchronize(synchronize_inverted), "your condition is inverted",
+          absent=("load_state_dict", "rebinds a name"))
+
+
+def test_argmax_instead_of_max_in_the_tabular_update_is_named():
+    named(check_q_learning_update(q_update_argmax), "*index* of the best next action (argmax)",
+          absent=("Use the alpha and gamma arguments",))
+
+
+# --------------------------------------------------------------------------- 9. a different schedule
+
+
+def test_pytorch_tutorial_schedule_is_called_a_different_schedule():
+    text = named(check_exponential_epsilon(exponential_pytorch_tutorial), "PyTorch's DQN-tutorial schedule")
+    assert "a different schedule" in text and "end + (start - end) / e" in text
+
+
+# --------------------------------------------------------------------------- 10. probes through the student's loop
+
+
+def student_loop(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every, seed,
+                 *, stale_obs=False, sync=True, remember_previous_actions=False):
+    """A while loop with its own counters (written differently from the notebook's for loop)."""
+    obs = env.reset(seed=seed)
+    steps = updates = 0
+    previous = np.zeros(env.num_envs, dtype=np.int64)
+    while steps < total_steps:
+        learner.decay_epsilon(steps / total_steps)
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable
+        remembered = previous if remember_previous_actions else actions
+        buffer.remember(obs[keep], remembered[keep], step.rewards[keep], step.final_obs[keep], step.terminated[keep])
+        previous = actions
+        if not stale_obs:
+            obs = step.next_obs
+        steps += env.num_envs
+        if steps >= learning_starts:
+            update(learner, buffer.sample(batch_size))
+            updates += 1
+            if sync and updates % target_update_every == 0:
+                learner.synchronize()
+
+
+def test_probes_trained_by_the_students_loop():
+    report = check_probes(student_update, loop=student_loop)
+    assert report and len(report.results) == 7, str(report)
+    assert "Probe3 (trained by your loop): two-step discounting (gamma and the bootstrap)" in str(report)
+
+
+@pytest.mark.parametrize(("mistake", "probes", "words"), [
+    ("stale_obs", ["Probe2", "Probe3", "Probe5"], "the observations: remember the one the agent acted on"),
+    ("remember_previous_actions", ["Probe4", "Probe5"], "the actions remembered"),
+    ("sync", ["Probe3"], "synchronization of the target network"),
+])
+def test_probes_with_a_broken_loop_blame_the_loop(mistake, probes, words):
+    def loop(*args, **kwargs):
+        student_loop(*args, **kwargs, **{mistake: mistake != "sync"})
+
+    report = check_probes(student_update, loop=loop)
+    text = named(report, "the update is right but the training loop is not")
+    assert [name.split(" ")[0] for name in failed(report)] == probes, text
+    assert words in text and "learner.act calls" in text
+
+
+# --------------------------------------------------------------------------- correct answers written differently
+
+
+def exponential_by_log(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    return start * math.exp(math.log(end / start) * progress / fraction)
+
+
+def q_update_in_place_and_returned(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    bootstrap = 0.0 if terminated else gamma * np.max(q_table[next_state])
+    q_table[state][action] = (1 - alpha) * q_table[state][action] + alpha * (reward + bootstrap)
+    return q_table
+
+
+def discretise_numpy(obs, low, high, n_bins):
+    n_bins = np.asarray(n_bins)
+    bins = np.minimum(((np.clip(obs, low, high) - low) / (high - low) * n_bins).astype(int), n_bins - 1)
+    return int(np.ravel_multi_index(tuple(bins), tuple(n_bins)))
+
+
+def synchronize_by_copy(q_network, target_network, n_updates, sync_every):
+    if n_updates % sync_every:
+        return
+    with torch.no_grad():
+        for t, o in zip(target_network.parameters(), q_network.parameters(), strict=True):
+            t.copy_(o)
+
+
+@pytest.mark.parametrize(("check", "answer"), [
+    (check_td_target, student_td_target),
+    (check_double_dqn_target, student_double_dqn_target),
+    (check_dqn_update, student_update),
+    (check_replay_buffer, StudentRing),
+    (check_vectorized_env, StudentVecEnv),
+    (check_evaluate, student_evaluate),
+    (check_exponential_epsilon, exponential_by_log),
+    (check_q_learning_update, q_update_in_place_and_returned),
+    (check_discretise, discretise_numpy),
+    (check_synchronize, synchronize_by_copy),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_correct_answers_written_differently_pass(check, answer):
+    report = check(answer)
+    assert report, str(report)
+
+
+# --------------------------------------------------------------------------- issue 21: limits on student code
+
+
+def epsilon_while_true(progress, start, end, fraction):
+    epsilon = start
+    while True:  # the student meant to break once epsilon reaches its value
+        epsilon = max(end, epsilon * 0.99)
+        if epsilon == progress:
+            return epsilon
+
+
+def loop_without_counter(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every,
+                         seed):
+    obs = env.reset(seed=seed)
+    env_steps = 0
+    while env_steps < total_steps:  # env_steps is never advanced
+        actions = learner.act(obs)
+        step = env.step(actions)
+        buffer.remember(obs, actions, step.rewards, step.final_obs, step.terminated)
+        obs = step.next_obs
+
+
+def test_an_endless_epsilon_schedule_is_a_failed_line(monkeypatch):
+    monkeypatch.setenv(TIME_LIMIT_ENV_VAR, "1")
+    report = check_epsilon_schedule(epsilon_while_true)
+    assert failed(report) == ["returns a number"] and report.skipped == 8
+    result = report.failures[0]
+    assert result.got.startswith("your function did not return within 1 s")
+    assert "(stopped at line" in result.got and "epsilon" in result.got  # where it was stopped
+    assert "formula of progress" in result.hint
+    assert check_epsilon_schedule(lambda p, s, e, f: e if f == 0 or p >= f else s + p / f * (e - s))  # nothing leaked
+
+
+def test_a_training_loop_that_never_advances_is_a_failed_line(monkeypatch):
+    monkeypatch.setenv(TIME_LIMIT_ENV_VAR, "1")
+    report = check_training_loop(loop_without_counter, learning_steps=0)
+    result = report.failures[0]
+    assert result.name == "resets once with the seed and steps total_steps / num_envs times"
+    assert "did not return within 1 s" in result.got and "advance the count of env steps" in result.hint
+    assert len(report.results) == 1 and report.skipped == 9
+
+
+def test_runaway_memory_is_a_failed_line(monkeypatch):
+    monkeypatch.setenv(MEMORY_LIMIT_ENV_VAR, "100")
+
+    def hoards(rewards, terminated, next_q_values, gamma):
+        kept = []
+        while True:
+            kept.append(np.ones(1_000_000))  # 8 MB a pass
+
+    report = check_td_target(hoards)
+    result = report.failures[0]
+    assert "used more than that" in result.got and "at most 100 MB" in result.expected
+    assert "grows without end" in result.hint
+
+
+def test_sys_exit_in_student_code_is_a_failed_line():
+    def exits(rewards, terminated, next_q_values, gamma):
+        sys.exit("done")
+
+    class ExitingBuffer(StudentRing):
+        def sample(self, batch_size):
+            exit()
+
+    report = check_td_target(exits)
+    assert "your function called sys.exit('done')" in report.failures[0].got
+    assert "stop the whole program" in report.failures[0].hint
+    report = check_replay_buffer(ExitingBuffer)
+    assert any("called sys.exit(None)" in r.got for r in report.failures), str(report)
+
+
+def test_a_student_swallowing_every_exception_is_still_stopped(monkeypatch):
+    monkeypatch.setenv(TIME_LIMIT_ENV_VAR, "0.5")
+
+    def stubborn(progress, start, end, fraction):
+        while True:
+            try:
+                epsilon = start
+                for _ in range(100):
+                    epsilon *= 0.99
+            except BaseException:  # noqa: BLE001  (what a student might write)
+                pass
+
+    report = check_epsilon_schedule(stubborn)
+    assert "did not return within 0.5 s" in report.failures[0].got
+
+
+def test_ctrl_c_still_interrupts_a_check():
+    def interrupted(rewards, terminated, next_q_values, gamma):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check_td_target(interrupted)
+
+
+# --------------------------------------------------------------------------- no hint pastes a reference line
+
+
+def reference_lines() -> set[str]:
+    """Every line between the solution markers of the notebooks, without spaces, comments and keywords."""
+    lines = set()
+    for path in glob.glob(str(ROOT / "notebooks" / "*.ipynb")):
+        for cell in json.loads(Path(path).read_text())["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                    inside = "BEGIN" in line
+                    continue
+                code = re.sub(r"\s+#.*$", "", line).strip() if inside else ""
+                code = re.sub(r"^(return|if|elif|while|for|with)\s+", "", code).rstrip(":")
+                if len(key := re.sub(r"\s+", "", code)) >= 16:
+                    lines.add(key)
+    return lines
+
+
+def check_strings() -> list[str]:
+    """The string constants of the checks' code, docstrings left out (they document, they do not hint)."""
+    strings = []
+    for path in sorted((ROOT / "dqn_helpers" / "checks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        docs = {id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef) and node.body
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                strings.append(node.value)
+            elif isinstance(node, ast.JoinedStr):
+                strings.append("".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values))
+    return strings
+
+
+def pasted(text: str, lines: set[str]) -> list[str]:
+    squeezed = re.sub(r"\s+", "", text)
+    return [line for line in lines if line in squeezed]
+
+
+def test_no_check_string_pastes_a_reference_line():
+    lines = reference_lines()
+    assert len(lines) > 50  # the notebooks' solutions were found
+    found = {s[:80]: pasted(s, lines) for s in check_strings() if pasted(s, lines)}
+    assert not found, found
+
+
+WRONG_ANSWERS = [
+    (check_td_target, td_target_keepdim), (check_double_dqn_target, double_dqn_without_squeeze),
+    (check_dqn_update, update_without_squeeze), (check_q_learning_update, q_update_copy),
+    (check_q_learning_update, q_update_argmax), (check_replay_buffer, ListPopBuffer),
+    (check_replay_buffer, LenIsPosition), (check_evaluate, evaluate_keeps_adding),
+    (check_vectorized_env, AliasedFinalObs), (check_q_network, batchnorm_network),
+    (check_epsilon_schedule, epsilon_dividing), (check_exponential_epsilon, exponential_pytorch_tutorial),
+    (check_discretise, discretise_first_count), (check_synchronize, synchronize_inverted),
+    (check_dqn_update, lambda learner, batch: learner.update(batch)),
+]
+
+
+def test_no_report_on_a_wrong_answer_pastes_a_reference_line():
+    lines = reference_lines()
+    found = {}
+    for check, answer in WRONG_ANSWERS:
+        report = check(answer)
+        assert not report
+        hints = [report.mistake_hint] + [r.hint for r in report.results]
+        found.update({(check.__name__, h[:60]): pasted(h, lines) for h in hints if pasted(h, lines)})
+    assert not found, found
+
+
+def test_the_test_answers_are_not_the_package():
+    """The helpers above are the students' own: none of them is, or subclasses, the package's solution."""
+    for cls in (StudentRing, StudentVecEnv, ListPopBuffer, AliasedFinalObs):
+        assert not issubclass(cls, dqn_helpers.ReplayBuffer | dqn_helpers.VectorizedEnvWrapper)
