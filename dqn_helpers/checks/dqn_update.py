@@ -167,11 +167,15 @@ def check_dqn_update(fn) -> CheckReport:
 
     def matches(n_updates):
         def run():
-            (mine, _), (ref, _) = student(n_updates), after(update_variant, n_updates)
+            (mine, losses), (ref, ref_losses) = student(n_updates), after(update_variant, n_updates)
             if not torch.allclose(_weights(mine.q_network), _weights(ref.q_network), atol=1e-5):
+                gap = float((_weights(mine.q_network) - _weights(ref.q_network)).abs().max())
+                yours = ", ".join(f"{x:.5g}" if isinstance(x, float) else repr(x)[:20] for x in losses)
+                theirs = ", ".join(f"{x:.5g}" for x in ref_losses)
                 raise Fail(f"the online weights of the reference DQN update after {n_updates} update(s)",
-                           "different weights", "Compare your target, prediction and loss with the formula: "
-                           "y = r + gamma * (1 - terminated) * max_a' Q_target(s', a'); loss = mean((Q(s, a) - y)^2).")
+                           f"weights up to {gap:.3g} away; your update returned {yours}, the reference {theirs}",
+                           "Compare your target, prediction and loss with the formula: y = r + gamma * "
+                           "(1 - terminated) * max_a' Q_target(s', a'); loss = mean((Q(s, a) - y)^2).")
         return run
 
     tests = [
@@ -197,7 +201,7 @@ def broadcast_mistake(run, batch_size: int) -> Mistake:
         return seen["what"] is not None
 
     return Mistake("a (B, 1) tensor met a (B,) one in your update: broadcasting turned one value per transition "
-                   "into a (B, B) table.", detect, lambda: f"With B = {batch_size}: {seen['what']}. " + _SHAPES)
+                   "into a (B, B) table.", detect, lambda: f"With B = {batch_size}: {seen['what']}. " + _SHAPES.strip())
 
 
 def detector(fn, switches: dict, base=None):

@@ -216,7 +216,7 @@ def _diagnose(report: CheckReport, mistakes: Sequence[Mistake]) -> None:
             report.mistake, report.mistake_hint = mistake.name, hint
             for r in report.results:
                 if r.name in explained:
-                    r.consequence, r.hint = True, ""
+                    r.consequence, r.hint, r.note = True, "", ""
             return
 
 

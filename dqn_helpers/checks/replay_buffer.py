@@ -213,7 +213,7 @@ def check_replay_buffer(cls) -> CheckReport:
                 "remember() of 4 rows at position 3 of a buffer of capacity 5 to fill slots 3, 4, 0, 1",
                 f"{type(err).__name__}: {err}",
                 "The batch runs past the end of the arrays: there `arr[pos:pos + n]` has fewer than n rows. "
-                "Write to the slots `(pos + np.arange(n)) % capacity` (or split the batch in two).",
+                "Row i of the batch belongs in slot (position + i) modulo capacity (or split the batch in two).",
             ) from err
         seen = set(sample_ids(buf, 5, 60).tolist())
         if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
@@ -221,8 +221,8 @@ def check_replay_buffer(cls) -> CheckReport:
                 "after storing transitions 0..6 as 3 then 4 rows in a buffer of capacity 5: len 5 and samples "
                 "from {2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
                 f"len {length(buf)}, sampled ids {sorted(seen)}",
-                "A batch that crosses the end of the ring must wrap around within the batch: write to the slots "
-                "`(pos + np.arange(n)) % capacity` and advance the position by n (modulo capacity).",
+                "A batch that crosses the end of the ring must wrap around within the batch: row i of the batch "
+                "belongs in slot (position + i) modulo capacity, and the position then moves on by n.",
             )
 
     def samples_empty_slots() -> bool:

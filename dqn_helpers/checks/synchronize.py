@@ -58,7 +58,8 @@ def check_synchronize(fn) -> CheckReport:
                 raise Fail(
                     f"target weights equal to the online weights after fn(..., n_updates={n_updates}, "
                     f"sync_every={sync_every})",
-                    "the target still has different weights",
+                    f"the target still has different weights (over n_updates = 1 to 12 with sync_every=5 your "
+                    f"function copied at {copy_times() or 'none of them'})",
                     "When n_updates is a multiple of sync_every, copy the online weights into the target network's "
                     "own parameters (a network can load another one's state dict). Rebinding the argument "
                     "(`target_network = q_network`) changes nothing outside the function.",
