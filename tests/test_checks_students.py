@@ -19,6 +19,7 @@ from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -667,7 +668,7 @@ WRONG_ANSWERS = [
 def test_no_report_on_a_wrong_answer_pastes_a_reference_line():
     lines = reference_lines()
     found = {}
-    for check, answer in WRONG_ANSWERS:
+    for check, answer in WRONG_ANSWERS + [(check, answer) for check, answer, *_ in MORE]:
         report = check(answer)
         assert not report
         hints = [report.mistake_hint] + [r.hint for r in report.results]
@@ -679,3 +680,101 @@ def test_the_test_answers_are_not_the_package():
     """The helpers above are the students' own: none of them is, or subclasses, the package's solution."""
     for cls in (StudentRing, StudentVecEnv, ListPopBuffer, AliasedFinalObs):
         assert not issubclass(cls, dqn_helpers.ReplayBuffer | dqn_helpers.VectorizedEnvWrapper)
+
+
+# --------------------------------------------------------------------------- more wrong answers students write
+
+
+def td_target_masks_the_reward(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return (rewards + gamma * next_q_values.max(dim=1).values) * (1 - terminated)
+
+
+def td_target_global_max(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * next_q_values.max()
+
+
+def double_dqn_column_indexing(rewards, terminated, next_q_online, next_q_target, gamma):
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * next_q_target[:, next_q_online.argmax(dim=1)]
+
+
+def update_with_indices(learner, batch):
+    obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
+    actions, rewards = torch.as_tensor(batch.actions).long(), torch.as_tensor(batch.rewards)
+    with torch.no_grad():
+        best_next = learner.target_network(next_obs).max(dim=1)[1]  # the indices
+        target = rewards + learner.gamma * (1 - torch.as_tensor(batch.terminated)) * best_next
+    loss = F.mse_loss(learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1), target)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
+class NoModuloRing(StudentRing):
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        for i in range(len(actions)):
+            self.obs[self.position], self.next_obs[self.position] = obs[i], next_obs[i]
+            self.actions[self.position], self.rewards[self.position] = actions[i], rewards[i]
+            self.terminated[self.position] = terminated[i]
+            self.position += 1  # never wraps
+            self.size = min(self.size + 1, self.capacity)
+
+
+def epsilon_over_whole_training(progress, start, end, fraction):
+    return max(end, start - (start - end) * progress)
+
+
+def evaluate_same_seed(policy, env_id, n_episodes, seed):
+    env = gym.make(env_id)
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+def synchronize_once(q_network, target_network, n_updates, sync_every):
+    if n_updates == sync_every:
+        target_network.load_state_dict(q_network.state_dict())
+
+
+def q_update_alpha_ignored(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    q_table[state, action] = reward if terminated else reward + gamma * q_table[next_state].max()
+
+
+def q_update_without_the_gap(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    q_table[state, action] += alpha * (reward if terminated else reward + gamma * q_table[next_state].max())
+
+
+MORE = [
+    (check_td_target, td_target_masks_the_reward, "terminal masking: no bootstrap where terminated = 1",
+     "the mask multiplied the reward too"),
+    (check_td_target, td_target_global_max, "takes the max over actions", "one max over the whole tensor"),
+    (check_double_dqn_target, double_dqn_column_indexing, "returns a tensor of shape (B,)", "q[:, idx]"),
+    (check_dqn_update, update_with_indices, None, "indices of the best next actions (argmax)"),
+    (check_replay_buffer, NoModuloRing, "when full, overwrites the oldest transitions first (wrap-around)",
+     "starts again at 0"),
+    (check_epsilon_schedule, epsilon_over_whole_training, None, "at progress 1, not at progress == fraction"),
+    (check_evaluate, evaluate_same_seed, None, "reset with the same seed"),
+    (check_synchronize, synchronize_once, None, "only when n_updates equals sync_every"),
+    (check_q_learning_update, q_update_alpha_ignored, None, "as if alpha were 1"),
+    (check_q_learning_update, q_update_without_the_gap, None, "not alpha * (target - Q[s, a])"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "property_name", "words"), MORE, ids=lambda x: getattr(x, "__name__", ""))
+def test_more_wrong_answers_are_named(check, answer, property_name, words):
+    report = check(answer)
+    assert not report
+    if property_name is None:
+        named(report, words)
+    else:
+        assert property_name in failed(report), str(report)
+        assert words in str(report), str(report)

@@ -23,7 +23,7 @@ from dqn_helpers.learner import DeepQLearner
 
 def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, target_network: bool = True,
                    taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True,
-                   flat_prediction: bool = True, flat_next_values: bool = True) -> float:
+                   flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True) -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
@@ -31,7 +31,8 @@ def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, tar
     predicts the max over actions instead of the taken action's value, ``sign=-1`` climbs
     the loss, ``zero_grad=False`` lets gradients pile up between updates,
     ``flat_prediction=False`` keeps the prediction's gathered dimension (B, 1) and
-    ``flat_next_values=False`` the max's (B, 1): either one broadcasts against a (B,) tensor.
+    ``flat_next_values=False`` the max's (B, 1): either one broadcasts against a (B,) tensor;
+    ``values=False`` bootstraps from the indices of the best next actions instead of their values.
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
@@ -40,7 +41,8 @@ def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, tar
     terminated = torch.as_tensor(batch.terminated, dtype=torch.float32)  # (B,)
     with torch.no_grad():
         bootstrap_net = learner.target_network if target_network else learner.q_network
-        next_values = bootstrap_net(next_obs).max(dim=1, keepdim=not flat_next_values).values  # (B,) or (B, 1)
+        best = bootstrap_net(next_obs).max(dim=1, keepdim=not flat_next_values)
+        next_values = best.values if values else best.indices.float()  # (B,) or (B, 1)
         discount = learner.gamma if gamma else 1.0
         alive = (1.0 - terminated) if mask else torch.ones_like(terminated)
         target = rewards + discount * alive * next_values  # (B,), or (B, B) if next_values is (B, 1)
@@ -69,6 +71,7 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     "the target comes from the online network instead of the target network": dict(target_network=False),
     "the prediction is max_a Q(s, a), not the Q-value of the action taken": dict(taken_action=False),
     "the update climbs the loss (its sign is flipped)": dict(sign=-1.0),
+    "the target uses the indices of the best next actions (argmax), not their values": dict(values=False),
     "the gradients are not reset before backward() (zero_grad missing)": dict(zero_grad=False),
 }
 _SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
@@ -88,6 +91,9 @@ HINTS = {
         "the best one.",
     "the update climbs the loss (its sign is flipped)":
         "Descend the loss: the gradients must come from the squared error itself, not from its negative.",
+    "the target uses the indices of the best next actions (argmax), not their values":
+        "A max over a dimension returns a pair (values, indices); the indices say which action is best (0, 1, "
+        "...), the target needs how much it is worth.",
     "the gradients are not reset before backward() (zero_grad missing)":
         "Gradients add up across calls of backward() until they are reset: the optimizer resets them, once per "
         "update, before the backward pass.",

@@ -135,7 +135,15 @@ def check_epsilon_schedule(fn) -> CheckReport:
         Test(ZERO_FRACTION, zero_fraction, on_error=_zero_division),
         Test("fraction = 1 decays over the whole training", whole_training),
     ]
-    return run_tests(name, tests, signature, hang_hint=HANG_HINT)
+    mistakes = [
+        Mistake("the decay reaches `end` at progress 1, not at progress == fraction.",
+                lambda: all(abs(value(p, 1.0, 0.05, 0.1) - (1.0 - 0.95 * p)) < 1e-6 for p in (0.02, 0.05, 0.08)),
+                "The decay lasts the first `fraction` of training, not all of it: at progress == fraction epsilon is "
+                "already end, and it stays there.",
+                explains=["reaches `end` at progress == fraction", "midpoint of the decay is (start + end) / 2",
+                          "stays at `end` after the decay phase"]),
+    ]
+    return run_tests(name, tests, signature, mistakes, hang_hint=HANG_HINT)
 
 
 

@@ -224,7 +224,15 @@ def check_evaluate(fn) -> CheckReport:
         Test("an episode also ends at the time limit (truncated)", time_limit),
         Test("passes a batch of observations to the policy (as a DeepQLearner needs)", batched_policy),
     ]
+    def one_seed() -> bool:
+        got = call(_angle_policy, 6, 3)
+        first = references(_angle_policy, 1, 3)
+        return any(np.allclose(got, ref[0]) for ref in first) and np.ptp(references(_angle_policy, 6, 3)[0]) > 0
+
     mistakes = [
+        Mistake("every episode was reset with the same seed: they are all the same episode.", one_seed,
+                "Episode i starts from a reset with seed + i, so that the episodes differ and the whole set is "
+                "reproducible."),
         Mistake("your returns are running sums: each episode's return includes the episodes before it.",
                 detect(running_sum), RUNNING_SUM_HINT),
         Mistake("rewards were still added after an env's first episode had ended.",

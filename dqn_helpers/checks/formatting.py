@@ -58,6 +58,9 @@ def hint_for(err: BaseException, signature: str) -> str:
     if isinstance(err, RuntimeError) and "leaf Variable" in text:
         return ("PyTorch refuses to change a parameter in place while it tracks gradients: copy the numbers with "
                 "gradient tracking switched off (under torch.no_grad()).")
+    if isinstance(err, RuntimeError) and "dtype" in text:
+        return ("A dtype does not fit: print the .dtype of the tensors on the line that failed (indices must be "
+                "int64, values float32).")
     if isinstance(err, RuntimeError) and ("shape" in text or "size" in text):
         return "A shape does not fit: print the shapes of the tensors on the line that failed."
     if isinstance(err, IndexError | ValueError) and ("index" in text or "shape" in text or "broadcast" in text):

@@ -48,6 +48,13 @@ def _sizes(buf) -> dict[str, tuple[str, int]]:
     return sizes
 
 
+def _past_the_end(err: BaseException) -> str | None:
+    if isinstance(err, IndexError) and "out of bounds" in str(err):
+        return ("The write position ran past the last slot: when it reaches capacity it starts again at 0, which is "
+                "what makes the buffer a ring.")
+    return None
+
+
 def _shifting(buf, remember_one) -> str | None:
     """The name of a full list or deque whose items all move one place when one more row is stored (a queue)."""
     before = {k: list(v) for k, v in vars(buf).items() if isinstance(v, list | deque) and len(v) > 2}
@@ -293,8 +300,8 @@ def check_replay_buffer(cls) -> CheckReport:
         Test(WRITTEN_ONLY, only_written),
         Test("the fields of a sampled transition belong together", together),
         Test("sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)", shapes_dtypes),
-        Test(WRAP, wrap_one_at_a_time),
-        Test(WRAP_BATCH, wrap_within_batch),
+        Test(WRAP, wrap_one_at_a_time, on_error=_past_the_end),
+        Test(WRAP_BATCH, wrap_within_batch, on_error=_past_the_end),
         Test(RING, fixed_memory),
         Test("sampling more than is stored raises an error", oversample),
     ]

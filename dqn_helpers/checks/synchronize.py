@@ -118,6 +118,9 @@ def check_synchronize(fn) -> CheckReport:
     def inverted() -> bool:
         return copy_times() == [t for t in range(1, 13) if t % 5]
 
+    def once() -> bool:
+        return copy_times() == [5]
+
     def off_by_one() -> bool:
         times = copy_times()
         gaps = set(np.diff(times).tolist()) if len(times) > 1 else {times[0] if times else 0}
@@ -187,6 +190,12 @@ def check_synchronize(fn) -> CheckReport:
             inverted,
             lambda: f"Yours copied at n_updates = {copy_times()} (of 1 to 12, with sync_every=5): exactly the "
             "updates where the target should wait, and never at 5 or 10.",
+            explains=copy_tests,
+        ),
+        Mistake(
+            "your function copies only when n_updates equals sync_every, not at every multiple of it.",
+            once,
+            "Over n_updates = 1 to 12 with sync_every=5 yours copied at 5 only; the copies continue at 10, 15, ...",
             explains=copy_tests,
         ),
         Mistake(

@@ -230,6 +230,14 @@ def check_q_learning_update(fn) -> CheckReport:
                 bootstraps_from(lambda row, a: row[a]),
                 "Q-learning's target uses the best value among the next state's actions, whatever action comes "
                 "next.", explains=value_tests),
+        Mistake("you replaced Q[s, a] by the target, as if alpha were 1.",
+                lambda: np.allclose(updated(alpha=0.1), expected(alpha=1.0)),
+                "alpha is the size of the step: Q[s, a] moves only a fraction alpha of the way from its old value "
+                "to the target.", explains=value_tests),
+        Mistake("your step is alpha * target, not alpha * (target - Q[s, a]).",
+                lambda: np.allclose(updated()[0, 1], base[0, 1] + 0.5 * (1.0 + 0.9 * base[1].max())),
+                "The step moves Q[s, a] towards the target: its size is alpha times the gap between the target and "
+                "the current value.", explains=value_tests),
         Mistake("you bootstrapped from the *index* of the best next action (argmax), not from its value (max).",
                 bootstraps_from(lambda row, a: float(row.argmax())),
                 "argmax says which action is best (0, 1, 2, ...); the target needs how much that action is worth.",

@@ -12,6 +12,7 @@ import torch
 
 from dqn_helpers.checks.formatting import describe
 from dqn_helpers.checks.framework import Fail
+from dqn_helpers.checks.shapes import broadcast_seen
 
 # Five transitions with distinctive numbers: rows 1 and 3 are terminal.
 REWARDS = torch.tensor([1.0, -0.5, 2.0, 0.0, 1.5])
@@ -21,8 +22,13 @@ Q_ONLINE = torch.tensor([[1.0, 5.0, 0.0], [2.0, 0.0, 1.0], [0.0, 0.5, 3.0], [4.0
 Q_TARGET = torch.tensor([[10.0, 3.0, 7.0], [1.0, 6.0, -2.0], [8.0, -1.0, 0.5], [0.25, 9.0, 4.0], [5.0, -3.0, 2.0]])
 
 
-def tensor_out(out, shape: tuple[int, ...], what: str = "the target") -> torch.Tensor:
-    """The student's output as a float tensor of ``shape``, or a :class:`Fail` that says what is off."""
+def tensor_out(out, shape: tuple[int, ...], what: str = "the target", rerun: Callable[[], object] | None = None
+               ) -> torch.Tensor:
+    """The student's output as a float tensor of ``shape``, or a :class:`Fail` that says what is off.
+
+    ``rerun()`` calls the student's function again: for a (B, B) answer it is watched for the
+    (B, 1) tensor meeting a (B,) one that usually makes it.
+    """
     if out is None:
         raise Fail(f"a torch.Tensor of shape {shape}", "None", "Did you forget the `return` statement?")
     if not isinstance(out, torch.Tensor):
@@ -32,18 +38,23 @@ def tensor_out(out, shape: tuple[int, ...], what: str = "the target") -> torch.T
             f"Compute {what} with torch operations on the input tensors so the loss can use it.",
         )
     if tuple(out.shape) != shape:
-        raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out), shape_hint(out, shape))
+        seen = broadcast_seen(rerun, shape[0]) if rerun and tuple(out.shape) == (shape[0],) * 2 else None
+        raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out),
+                   shape_hint(out, shape, seen))
     return out.detach().float()
 
 
-def shape_hint(out: torch.Tensor, shape: tuple[int, ...]) -> str:
-    """What a wrong target shape says about the code that made it."""
+def shape_hint(out: torch.Tensor, shape: tuple[int, ...], seen: str | None = None) -> str:
+    """What a wrong target shape says about the code that made it (``seen``: the broadcast observed)."""
     batch = shape[0]
     got = tuple(out.shape)
+    if got == (batch, batch) and batch > 1 and seen:
+        return (f"Shape {got}, a value for every pair of transitions, made by broadcasting: {seen}. A reduction or "
+                "a gather kept a dimension of size 1; make each term one value per transition before combining.")
     if got == (batch, batch) and batch > 1:
-        return (f"Shape {got} is what broadcasting makes of a ({batch},) tensor combined with a ({batch}, 1) one: "
-                "every row paired with every other. One of your terms kept a dimension of size 1 (a reduction or a "
-                "gather keeps it unless told otherwise); make each term one value per transition before combining.")
+        return (f"Shape {got}: a value for every pair of transitions. Indexing q[:, idx] with a vector of actions "
+                "does that (every row's Q-values at every row's action); pick one entry per row. Print the shape of "
+                "each term.")
     if got == (batch, 1):
         return (f"One value per transition, but with an extra dimension of size 1 (shape {got}), kept by a "
                 "reduction or a gather: the target must be flat.")

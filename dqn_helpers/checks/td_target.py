@@ -32,7 +32,8 @@ def check_td_target(fn) -> CheckReport:
 
     def call(rewards, terminated, next_q, gamma) -> torch.Tensor:
         out = fn(rewards.clone(), terminated.clone(), next_q.clone(), gamma)
-        return tensor_out(out, tuple(rewards.shape))
+        return tensor_out(out, tuple(rewards.shape),
+                          rerun=lambda: fn(rewards.clone(), terminated.clone(), next_q.clone(), gamma))
 
     def compare(rewards, terminated, next_q, gamma, expected_text, hint_for_got) -> None:
         got = call(rewards, terminated, next_q, gamma)
@@ -49,6 +50,8 @@ def check_td_target(fn) -> CheckReport:
                 return "You averaged over the actions; the target uses the value of the best next action."
             if close(got, NEXT_Q.max(dim=0).values[: len(got)]):
                 return "You took the max over the batch (dim=0); the best action is chosen within each row."
+            if close(got, NEXT_Q.max().expand(len(got))):
+                return "You took one max over the whole tensor; each row (transition) has its own best action."
             if close(got, NEXT_Q[:, 0]):
                 return "You used the first action's value in every row; the target uses the best one of each row."
             return "With rewards 0, gamma 1 and no terminal rows, the target of a row is the largest entry of that row."
@@ -69,6 +72,9 @@ def check_td_target(fn) -> CheckReport:
                         "state has no future: there the bootstrapped term must vanish.")
             if close(got, td_target(REWARDS, 1.0 - TERMINATED, NEXT_Q, 0.9)):
                 return "Your mask is inverted: keep the bootstrap where terminated == 0, drop it where it is 1."
+            if close(got, td_target(REWARDS, TERMINATED, NEXT_Q, 0.9) * (1 - TERMINATED)):
+                return ("Your terminal rows are 0: the mask multiplied the reward too. A terminal step still earns "
+                        "its reward; only the bootstrapped term vanishes.")
             return "Where terminated == 1 the target is the reward alone; elsewhere it bootstraps."
 
         compare(REWARDS, TERMINATED, NEXT_Q, 0.9,
