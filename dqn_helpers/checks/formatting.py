@@ -6,6 +6,7 @@ Used by every check through :mod:`dqn_helpers.checks.framework`, which re-export
 from __future__ import annotations
 
 import os
+import re
 import sysconfig
 import traceback
 
@@ -76,7 +77,8 @@ def fmt(x) -> str:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     if isinstance(x, np.ndarray):
-        return np.array2string(x, precision=4, suppress_small=True, separator=", ", threshold=12)
+        text = np.array2string(x, precision=4, suppress_small=True, separator=", ", threshold=12)
+        return re.sub(r"\n\s*", " ", text)  # one line, whatever the dimensions
     if isinstance(x, float):
         return f"{x:.6g}"
     return f"{x!r:.200}"
