@@ -121,6 +121,14 @@ def check_replay_buffer(cls) -> CheckReport:
         if length(buf) != 0:
             raise Fail("len 0 for a new buffer", f"len {length(buf)}", "Count stored transitions, not capacity.")
 
+    def fill_and_sample():
+        buf = make(10)
+        remember(buf, 0, 4)
+        try:
+            buf.sample(2)
+        except NotImplementedError:  # sample still a stub: the other tests say so
+            pass
+
     def len_after_remember():
         buf = make(100)
         remember(buf, 0, 3)
@@ -293,7 +301,7 @@ def check_replay_buffer(cls) -> CheckReport:
 
     tests = [
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
-        Test(OWN_CODE, own_code_test(lambda: (remember(buf := make(10), 0, 4), buf.sample(2)), references,
+        Test(OWN_CODE, own_code_test(fill_and_sample, references,
                                      "your class", lambda: inherited(cls, ReplayBuffer, methods), cls), required=True),
         Test("len counts the stored transitions", len_after_remember),
         Test("stores a batch of n rows in one remember() call", batch_of_rows),
