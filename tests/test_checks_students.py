@@ -15,6 +15,7 @@ import json
 import math
 import re
 import sys
+import time
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
@@ -778,3 +779,30 @@ def test_more_wrong_answers_are_named(check, answer, property_name, words):
     else:
         assert property_name in failed(report), str(report)
         assert words in str(report), str(report)
+
+
+def test_a_limit_reached_as_the_block_ends_never_leaks_out():
+    from dqn_helpers.checks.limits import LimitExceeded, guard
+
+    stopped = 0
+    for i in range(40):  # deadlines around the end of the block: some fire inside it, none may fire after it
+        try:
+            with guard(0.02 + (i % 5) * 0.01):
+                t = time.monotonic()
+                while time.monotonic() - t < 0.045:
+                    pass
+        except LimitExceeded:
+            stopped += 1
+        for _ in range(200):  # an exception left pending would be raised here
+            sum([1, 2])
+    assert 0 < stopped < 40
+
+
+def test_checks_still_run_when_no_watchdog_thread_can_start(monkeypatch):
+    from dqn_helpers.checks import limits
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(limits._Watchdog, "start", refuse)
+    assert check_td_target(student_td_target)

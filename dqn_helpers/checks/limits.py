@@ -145,7 +145,13 @@ def guard(seconds: float | None = None, extra_bytes: float | None = None):
     seconds = time_limit() if seconds is None else seconds
     extra_bytes = memory_limit() if extra_bytes is None else extra_bytes
     watchdog = _Watchdog(seconds or None, extra_bytes or None)
-    watchdog.start()
+    try:
+        watchdog.start()
+    except RuntimeError:  # no thread to spare (a process at its limit): run the block without limits
+        watchdog = None
+    if watchdog is None:
+        yield
+        return
     try:
         yield
     finally:
