@@ -223,7 +223,7 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     def loop_hint() -> str:
         failing = [cls for n, cls in enumerate(PROBES.values(), start=1) if not ok(n)]
         return ("Your update passes every probe when it learns from random actions (run_probes(update)), so look at "
-                "the loop: " + "; ".join(f"the {cls.name} probe points at {cls.loop_look_at}" for cls in failing) + ".")
+                "the loop. " + " ".join(f"The {cls.name} probe: {cls.loop_look_at}." for cls in failing))
 
     trained_by = " (trained by your loop)" if loop is not None else ""
     titles = {n: f"Probe{n}{trained_by}: {cls.title}" for n, cls in enumerate(PROBES.values(), start=1)}

@@ -17,7 +17,7 @@ from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_r
 from dqn_helpers.checks.limits import time_limit
 
 HANG_HINT = ("Your loop did not finish: each pass must advance the count of env steps by env.num_envs, and the loop "
-             "stop once total_steps are done.")
+             "must stop once total_steps are done.")
 SIGNATURE = ("fn(env, learner, buffer, update, total_steps, batch_size, learning_starts, "
              "target_update_every, seed)")
 
