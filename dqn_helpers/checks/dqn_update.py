@@ -100,6 +100,13 @@ HINTS = {
 }
 
 
+
+def colleague_update(learner, batch) -> float:
+    """A colleague's DQN update for ``notebooks/09_write_your_own_dqn.ipynb``, section 4: it runs, it
+    looks fine from the outside, and one part of it is wrong. The notebook finds which with the
+    probes, without reading this code."""
+    return update_variant(learner, batch, mask=False)
+
 def _batch(seed: int, n: int = 16):
     from dqn_helpers.replay_buffer import TransitionBatch
 
