@@ -62,7 +62,11 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="candidate names (prefixes) to run")
     parser.add_argument("--acrobot", action="store_true", help="Acrobot-v1's preset before/after instead "
                         "(one budget run per seed: first evaluation at -100 and the final return)")
+    parser.add_argument("--wall-time", action="store_true", help="time to solve of the previous and the new "
+                        "defaults side by side in one run (cache off, two runs at a time)")
     args = parser.parse_args()
+    if args.wall_time:
+        return wall_time(range(args.first_seed, args.first_seed + args.seeds))
     if args.acrobot:
         return acrobot(range(args.first_seed, args.first_seed + args.seeds))
     assert DQNConfig() == CANDIDATES[CHOSEN], "the defaults moved: update CHOSEN in the sweep"
@@ -85,6 +89,19 @@ def main() -> int:
     print(f"CartPole-v1, seeds {seeds.start}-{seeds.stop - 1}, budget {args.total_steps:,} env steps; "
           f"median (min-max) over seeds; unsolved seeds left out of 'to solve' columns\n")
     print(table.to_string())
+    return 0
+
+
+def wall_time(seeds: range) -> int:
+    pair = {"previous defaults (8 envs)": PREVIOUS, "4 envs (= defaults)": CANDIDATES[CHOSEN]}
+    results = run_experiments({name: c.replace(stop_when_solved=True) for name, c in pair.items()}, seeds=seeds,
+                              cache=False, final_eval_episodes=0)
+    runs = results.runs.groupby("variant", sort=False)
+    print(f"CartPole-v1, seeds {seeds.start}-{seeds.stop - 1}, wall seconds and updates until the first greedy "
+          f"evaluation at 475; median (min-max)\n")
+    print(pd.DataFrame({"solved": runs.solved_at_step.apply(lambda s: f"{s.notna().sum()}/{len(s)}"),
+                        "seconds to solve": runs.solved_at_seconds.apply(median_range, digits=2),
+                        "updates to solve": runs.n_updates.apply(median_range)}).to_string())
     return 0
 
 
