@@ -223,7 +223,7 @@ def test_bad_settings_are_refused_before_any_run(tmp_path):
 def test_an_env_registered_here_works_in_worker_processes_and_its_registration_keys_the_cache(tmp_path):
     import gymnasium as gym
 
-    env_id = "ShortCartPole-v0"
+    env_id = "RunnerTestCartPole-v0"  # an id no other test registers (the finally removes it)
     config = TINY.replace(env_id=env_id, eval_every=0)
     try:
         gym.register(env_id, entry_point="gymnasium.envs.classic_control:CartPoleEnv", max_episode_steps=30)
