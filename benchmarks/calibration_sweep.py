@@ -46,6 +46,11 @@ ACROBOT = {
 }
 
 
+def solved_count(solved_at: pd.Series) -> str:
+    """'7/10': how many seeds reached the threshold (a solve step that is not NaN)."""
+    return f"{solved_at.notna().sum()}/{len(solved_at)}"
+
+
 def median_range(values: pd.Series, digits: int = 0) -> str:
     values = values.dropna()
     if values.empty:
@@ -78,7 +83,7 @@ def main() -> int:
     solve = to_solve.runs.groupby("variant", sort=False)
     end = budget.runs.groupby("variant", sort=False)
     table = pd.DataFrame({
-        "solved": solve.solved_at_step.apply(lambda s: f"{s.notna().sum()}/{len(s)}"),
+        "solved": solve.solved_at_step.apply(solved_count),
         "env steps to solve": solve.solved_at_step.apply(median_range),
         "updates to solve": solve.n_updates.apply(median_range),
         "Q/return at solve": solve.q_ratio.apply(median_range, digits=2),
@@ -99,7 +104,7 @@ def wall_time(seeds: range) -> int:
     runs = results.runs.groupby("variant", sort=False)
     print(f"CartPole-v1, seeds {seeds.start}-{seeds.stop - 1}, wall seconds and updates until the first greedy "
           f"evaluation at 475; median (min-max)\n")
-    print(pd.DataFrame({"solved": runs.solved_at_step.apply(lambda s: f"{s.notna().sum()}/{len(s)}"),
+    print(pd.DataFrame({"solved": runs.solved_at_step.apply(solved_count),
                         "seconds to solve": runs.solved_at_seconds.apply(median_range, digits=2),
                         "updates to solve": runs.n_updates.apply(median_range)}).to_string())
     return 0
@@ -109,7 +114,7 @@ def acrobot(seeds: range) -> int:
     results = run_experiments({name: c.replace(keep_best=False) for name, c in ACROBOT.items()}, seeds=seeds)
     runs = results.runs.groupby("variant", sort=False)
     table = pd.DataFrame({
-        "reached -100": runs.solved_at_step.apply(lambda s: f"{s.notna().sum()}/{len(s)}"),
+        "reached -100": runs.solved_at_step.apply(solved_count),
         "env steps to reach -100": runs.solved_at_step.apply(median_range),
         "updates in the budget": runs.n_updates.median(),
         "final greedy return": runs.final_return_mean.apply(median_range, digits=1),
