@@ -26,6 +26,7 @@ from dqn_helpers.checks import (
     check_q_learning_update,
     check_q_network,
     check_replay_buffer,
+    check_soft_update,
     check_step_target,
     check_synchronize,
     check_td_target,
@@ -82,6 +83,12 @@ def ref_synchronize(q_network, target_network, n_updates, sync_every):
         target_network.load_state_dict(q_network.state_dict())
 
 
+def ref_soft_update(q_network, target_network, tau):
+    with torch.no_grad():
+        for target, online in zip(target_network.parameters(), q_network.parameters(), strict=True):
+            target.mul_(1.0 - tau).add_(tau * online)
+
+
 def ref_evaluate(policy, env_id, n_episodes, seed):
     """All episodes side by side in a vector env, each counted until its first end."""
     from dqn_helpers import make_vector_env
@@ -119,6 +126,7 @@ REFERENCES = [
     (check_double_dqn_target, student_double_dqn_target, 6),
     (check_replay_buffer, StudentRing, 11),
     (check_synchronize, ref_synchronize, 6),
+    (check_soft_update, ref_soft_update, 6),
     (check_epsilon_schedule, ref_linear_epsilon, 9),
     (check_vectorized_env, StudentVecEnv, 10),
     (check_evaluate, ref_evaluate, 9),
@@ -485,6 +493,7 @@ ALL_CHECKS = [
     check_double_dqn_target,
     check_replay_buffer,
     check_synchronize,
+    check_soft_update,
     check_epsilon_schedule,
     check_vectorized_env,
     check_evaluate,

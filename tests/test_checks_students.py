@@ -10,6 +10,8 @@ Finally, no hint may paste a line of a notebook's reference solution.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import glob
 import json
 import math
@@ -50,6 +52,7 @@ from dqn_helpers.checks import (
     check_q_learning_update,
     check_q_network,
     check_replay_buffer,
+    check_soft_update,
     check_step_target,
     check_synchronize,
     check_td_target,
@@ -57,7 +60,7 @@ from dqn_helpers.checks import (
     check_vectorized_env,
 )
 from dqn_helpers.checks.delegation import OWN_CODE
-from dqn_helpers.checks.dqn_update import BROADCAST_PREDICTION, BROADCAST_TARGET
+from dqn_helpers.checks.dqn_update import BROADCAST_PREDICTION, BROADCAST_TARGET, colleague_update, update_variant
 from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -303,6 +306,21 @@ class InheritsWrapper(dqn_helpers.VectorizedEnvWrapper):
     pass
 
 
+def update_through(learner, batch, target_of):
+    """A DQN step whose target is ``target_of(rewards, terminated, next_q_target, gamma)``, written by hand."""
+    obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
+    actions = torch.as_tensor(batch.actions).long()
+    rewards, terminated = torch.as_tensor(batch.rewards), torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        target = target_of(rewards, terminated, learner.target_network(next_obs), learner.gamma)
+    q_taken = learner.q_network(obs)[torch.arange(len(actions)), actions]
+    loss = ((q_taken - target) ** 2).mean()
+    learner.optimizer.zero_grad()
+    loss.backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
 DELEGATIONS = [
     (check_td_target, lambda r, t, q, g: dqn_helpers.td_target(r, t, q, g),
      "calls the package's dqn_helpers.td_target"),
@@ -314,6 +332,13 @@ DELEGATIONS = [
     (check_evaluate, lambda policy, env_id, n, seed: dqn_helpers.evaluate(policy, env_id, n, seed),
      "calls the package's dqn_helpers.evaluate"),
     (check_dqn_update, lambda learner, batch: learner.update(batch), "calls the package's learner.update"),
+    (check_dqn_update, lambda learner, batch: update_variant(learner, batch),
+     "calls the package's dqn_helpers.checks.dqn_update.update_variant"),
+    (check_dqn_update, update_variant, "is the package's dqn_helpers.checks.dqn_update.update_variant"),
+    (check_dqn_update, lambda learner, batch: update_through(learner, batch, dqn_helpers.td_target),
+     "calls the package's dqn_helpers.td_target"),
+    (check_probes, lambda learner, batch: update_variant(learner, batch),
+     "calls the package's dqn_helpers.checks.dqn_update.update_variant"),
     (check_probes, lambda learner, batch: learner.update(batch), "calls the package's learner.update"),
     (check_epsilon_schedule, dqn_helpers.linear_epsilon, "is the package's dqn_helpers.linear_epsilon"),
     (check_q_network, lambda obs_dim, n_actions: dqn_helpers.make_q_network(obs_dim, n_actions, (32,)),
@@ -421,14 +446,21 @@ def test_pytorch_tutorial_schedule_is_called_a_different_schedule():
 
 
 def student_loop(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every, seed,
-                 *, stale_obs=False, sync=True, remember_previous_actions=False):
-    """A while loop with its own counters (written differently from the notebook's for loop)."""
+                 *, stale_obs=False, sync=True, remember_previous_actions=False, progress="share", greedy=False):
+    """A while loop with its own counters (written differently from the notebook's for loop).
+
+    ``progress`` is what it gives decay_epsilon: the share of env steps done, or (wrong) the raw count of
+    env steps, or the share of updates, or (wrong) the share of the exploration phase, dividing by
+    exploration_fraction a second time. ``greedy`` acts with learner.greedy_actions (wrong: no exploration).
+    """
     obs = env.reset(seed=seed)
     steps = updates = 0
     previous = np.zeros(env.num_envs, dtype=np.int64)
     while steps < total_steps:
-        learner.decay_epsilon(steps / total_steps)
-        actions = learner.act(obs)
+        shares = {"share": steps / total_steps, "steps": steps, "updates": updates / total_steps,
+                  "fraction twice": steps / (learner.exploration_fraction * total_steps)}
+        learner.decay_epsilon(shares[progress])
+        actions = learner.greedy_actions(obs) if greedy else learner.act(obs)
         step = env.step(actions)
         keep = step.learnable
         remembered = previous if remember_previous_actions else actions
@@ -669,7 +701,7 @@ WRONG_ANSWERS = [
 def test_no_report_on_a_wrong_answer_pastes_a_reference_line():
     lines = reference_lines()
     found = {}
-    for check, answer in WRONG_ANSWERS + [(check, answer) for check, answer, *_ in MORE]:
+    for check, answer in WRONG_ANSWERS + [(check, answer) for check, answer, *_ in MORE] + REVIEWED:
         report = check(answer)
         assert not report
         hints = [report.mistake_hint] + [r.hint for r in report.results]
@@ -806,3 +838,421 @@ def test_checks_still_run_when_no_watchdog_thread_can_start(monkeypatch):
 
     monkeypatch.setattr(limits._Watchdog, "start", refuse)
     assert check_td_target(student_td_target)
+
+
+# --------------------------------------------------------------------------- 11. found by expert review
+
+
+def test_colleague_update_is_the_package_and_is_not_diagnosed():
+    """A wrong variant of the package's update is named as the package's code, not as its own mistake."""
+    report = check_dqn_update(colleague_update)
+    assert OWN_CODE in failed(report) and report.mistake is None, str(report)
+    assert "is the package's dqn_helpers.checks.dqn_update.colleague_update" in str(report)
+
+
+def update_mean_of_next_actions(learner, batch):
+    return update_through(learner, batch, lambda r, t, q, g: r + g * (1 - t) * q.mean(dim=1))
+
+
+def update_inverted_mask(learner, batch):
+    return update_through(learner, batch, lambda r, t, q, g: r + g * t * q.amax(dim=1))
+
+
+def update_without_reward(learner, batch):
+    return update_through(learner, batch, lambda r, t, q, g: g * (1 - t) * q.amax(dim=1))
+
+
+def test_dqn_update_mistakes_named_for_sure_not_blamed_on_another_part():
+    # the mean gave Adam's first step the same signs as the online-network mistake, and was blamed on it
+    named(check_dqn_update(update_mean_of_next_actions), "the mean over its actions",
+          absent=("the target comes from the online network",))
+    named(check_dqn_update(update_inverted_mask), "the terminal mask is inverted",
+          absent=("no (1 - terminated) mask", "indices of the best next actions"))
+
+
+def test_dqn_update_mistake_it_cannot_name_is_shown_on_a_tiny_batch():
+    report = check_dqn_update(update_without_reward)
+    text = named(report, "cannot name; here is what it observed on a tiny batch",
+                 absent=("the target comes from the online network", "no (1 - terminated) mask",
+                         "indices of the best next actions", "Return the mean over the batch"))
+    assert "rewards [1.0, -0.5, 2.0, 0.0], terminated [0.0, 1.0, 0.0, 0.0]" in text
+    assert "targets read from its gradient" in text and "are [1.8 , 0.  , 1.35, 0.9 ]" in text  # yours: no reward
+    assert "the reference's [ 2.8 , -0.5 ,  3.35,  0.9 ]" in text
+
+
+def test_training_loop_epsilon_given_raw_env_steps_is_named():
+    report = check_training_loop(functools.partial(student_loop, progress="steps"), learning_steps=0)
+    assert "decays epsilon from its start to its end value" in failed(report), str(report)
+    text = str(report)
+    assert "the number of env steps done, where it expects the share of training done" in text
+    assert "0.04 after 60 steps" in text  # what it saw mid-run: already at its end value
+
+
+def test_training_loop_epsilon_given_updates_is_named():
+    report = check_training_loop(functools.partial(student_loop, progress="updates"), learning_steps=0)
+    assert "decays epsilon from its start to its end value" in failed(report), str(report)
+    assert "a share of updates, not of env steps" in str(report)
+
+
+def q_update_from_current_state(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + gamma * np.max(q_table[state])
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+def test_tabular_bootstrap_from_the_current_state_is_named():
+    named(check_q_learning_update(q_update_from_current_state), "current state's row, Q[state]",
+          absent=("Use the alpha and gamma arguments", "same action in the next state"))
+
+
+def soft_update_in_place(q_network, target_network, tau):
+    with torch.no_grad():
+        for mine, theirs in zip(target_network.parameters(), q_network.parameters(), strict=True):
+            mine.copy_(tau * theirs + (1.0 - tau) * mine)
+
+
+def soft_update_by_state_dict(q_network, target_network, tau):
+    old = target_network.state_dict()
+    target_network.load_state_dict({k: tau * v + (1 - tau) * old[k] for k, v in q_network.state_dict().items()})
+
+
+def soft_update_swapped(q_network, target_network, tau):
+    with torch.no_grad():
+        for mine, theirs in zip(target_network.parameters(), q_network.parameters(), strict=True):
+            mine.copy_((1.0 - tau) * theirs + tau * mine)
+
+
+def soft_update_copies(q_network, target_network, tau):
+    target_network.load_state_dict(q_network.state_dict())
+
+
+def soft_update_rebinds(q_network, target_network, tau):
+    for mine, theirs in zip(target_network.parameters(), q_network.parameters(), strict=True):
+        mine = tau * theirs + (1 - tau) * mine  # noqa: F841  (a new local tensor only)
+
+
+def soft_update_returns_a_new_network(q_network, target_network, tau):
+    new = copy.deepcopy(target_network)
+    soft_update_in_place(q_network, new, tau)
+    return new
+
+
+def soft_update_weights_only(q_network, target_network, tau):
+    with torch.no_grad():
+        for layer, online in zip(target_network, q_network, strict=True):
+            if isinstance(layer, nn.Linear):
+                layer.weight.copy_(tau * online.weight + (1 - tau) * layer.weight)
+
+
+@pytest.mark.parametrize("answer", [soft_update_in_place, soft_update_by_state_dict], ids=lambda f: f.__name__)
+def test_soft_update_correct_answers_pass(answer, monkeypatch):
+    report = check_soft_update(answer)
+    assert report and len(report.results) == 6, str(report)
+    monkeypatch.setenv(STRICT_ENV_VAR, "1")
+    assert check_soft_update(answer)
+
+
+@pytest.mark.parametrize(("answer", "mistake", "words"), [
+    (soft_update_swapped, "tau and 1 - tau are swapped", "90% of the way"),
+    (soft_update_copies, "you copied the online weights", "a copy is the special case tau = 1"),
+    (soft_update_rebinds, "does not update the target network in place", "only rebinds that name"),
+    (soft_update_returns_a_new_network, "does not update the target network in place", "returned a new network"),
+    (soft_update_weights_only, "only some parameters were blended", "['0.bias', '2.bias'] unchanged: the biases"),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_soft_update_mistakes_are_named(answer, mistake, words):
+    text = named(check_soft_update(answer), mistake)
+    assert words in text
+
+
+class UncappedLen(StudentRing):
+    """Wraps around correctly, but its count of stored rows keeps growing."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        size = self.size
+        super().remember(obs, actions, rewards, next_obs, terminated)
+        self.size = size + len(actions)
+
+    def sample(self, batch_size):
+        idx = self.rng.integers(0, min(self.size, self.capacity), size=batch_size)
+        return TransitionBatch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                               self.terminated[idx])
+
+
+def test_len_growing_past_capacity_is_named():
+    text = named(check_replay_buffer(UncappedLen), "len() keeps growing past the capacity",
+                 absent=("Write at position % capacity", "(position + i) modulo capacity"))
+    assert "your len() is 7" in text and "stops at `capacity`" in text
+
+
+def double_dqn_inverted_mask(rewards, terminated, next_q_online, next_q_target, gamma):
+    with torch.no_grad():
+        best = next_q_online.argmax(dim=1, keepdim=True)
+        return rewards + gamma * terminated * next_q_target.gather(1, best).squeeze(1)
+
+
+def test_double_dqn_inverted_mask_is_named_not_blamed_on_the_argmax():
+    text = named(check_double_dqn_target(double_dqn_inverted_mask), "terminal mask is inverted",
+                 absent=("Let the online network's Q-values choose a'",))
+    assert "`terminated` stands where `1 - terminated` belongs" in text
+
+
+def synchronize_weights_only(q_network, target_network, n_updates, sync_every):
+    if n_updates % sync_every == 0:
+        with torch.no_grad():
+            for layer, online in zip(target_network, q_network, strict=True):
+                if isinstance(layer, nn.Linear):
+                    layer.weight.copy_(online.weight)
+
+
+def synchronize_first_layer(q_network, target_network, n_updates, sync_every):
+    if n_updates % sync_every == 0:
+        target_network[0].load_state_dict(q_network[0].state_dict())
+
+
+def synchronize_before_the_period(q_network, target_network, n_updates, sync_every):
+    if n_updates < sync_every:  # the condition turned round: copies early, then never again
+        target_network.load_state_dict(q_network.state_dict())
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (synchronize_weights_only, "but not ['0.bias', '2.bias']: the biases kept their old values"),
+    (synchronize_first_layer, "but not ['2.weight', '2.bias']: some parameters kept their old values"),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_synchronize_copying_some_parameters_is_named(answer, words):
+    text = named(check_synchronize(answer), "copies only some of the parameters",
+                 absent=("rebinds a name", "never changes the target"))
+    assert words in text
+
+
+def test_synchronize_wrong_condition_is_not_told_to_load_a_state_dict():
+    text = named(check_synchronize(synchronize_before_the_period), "copies at the wrong updates",
+                 absent=("load_state_dict", "state dict", "off by one"))
+    assert "copied at n_updates = [1, 2, 3, 4]" in text and "The copy itself works" in text
+
+
+def evaluate_discounted(policy, env_id, n_episodes, seed, gamma=0.99):
+    env = gym.make(env_id)
+    returns = np.zeros(n_episodes)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, discount = False, 1.0
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            returns[i] += discount * reward
+            discount *= gamma
+            done = terminated or truncated
+    return returns
+
+
+def evaluate_one_short(policy, env_id, n_episodes, seed):
+    return student_evaluate(policy, env_id, n_episodes - 1, seed)
+
+
+def evaluate_from_one(policy, env_id, n_episodes, seed):
+    returns = np.zeros(n_episodes)
+    returns[1:] = student_evaluate(policy, env_id, n_episodes, seed)[1:]  # episode 0 is never counted
+    return returns
+
+
+def test_evaluate_discounted_returns_are_named():
+    text = named(check_evaluate(evaluate_discounted), "your returns are discounted",
+                 absent=("Sum the rewards of each episode until it is done",))
+    assert "discounted with gamma = 0.99" in text
+
+
+@pytest.mark.parametrize(("answer", "mistake", "words"), [
+    (evaluate_one_short, "off by one", "shape (3,), (0,), (6,)"),
+    (evaluate_from_one, "one episode was never played", "yours returned [ 0., 25., 39., 32., 34., 45.]"),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_evaluate_episode_count_off_by_one_is_named(answer, mistake, words):
+    text = named(check_evaluate(answer), mistake)
+    assert words in text
+
+
+REVIEWED = [
+    (check_dqn_update, update_mean_of_next_actions), (check_dqn_update, update_inverted_mask),
+    (check_dqn_update, update_without_reward), (check_q_learning_update, q_update_from_current_state),
+    (check_soft_update, soft_update_swapped), (check_soft_update, soft_update_copies),
+    (check_soft_update, soft_update_rebinds), (check_soft_update, soft_update_returns_a_new_network),
+    (check_soft_update, soft_update_weights_only), (check_replay_buffer, UncappedLen),
+    (check_double_dqn_target, double_dqn_inverted_mask), (check_synchronize, synchronize_weights_only),
+    (check_synchronize, synchronize_first_layer), (check_synchronize, synchronize_before_the_period),
+    (check_evaluate, evaluate_discounted), (check_evaluate, evaluate_one_short), (check_evaluate, evaluate_from_one),
+]
+
+
+# --------------------------------------------------------------------------- 12. found by the second review
+
+
+def update_written(learner, batch, *, target_of=None, loss_fn=None, no_grad=True, double=False):
+    """A DQN step written by hand; ``target_of(rewards, alive, best_next, gamma)`` and ``loss_fn`` vary it."""
+    obs, next_obs = torch.as_tensor(batch.obs), torch.as_tensor(batch.next_obs)
+    actions = torch.as_tensor(batch.actions).long()
+    rewards, alive = torch.as_tensor(batch.rewards), 1 - torch.as_tensor(batch.terminated)
+    with torch.set_grad_enabled(not no_grad):
+        if double:
+            chosen = learner.q_network(next_obs).argmax(dim=1)
+            best_next = learner.target_network(next_obs)[torch.arange(len(chosen)), chosen]
+        elif no_grad:
+            best_next = learner.target_network(next_obs).amax(dim=1)
+        else:  # no torch.no_grad(): the target is built from the online network, with its gradient
+            best_next = learner.q_network(next_obs).amax(dim=1)
+        target = (target_of or (lambda r, a, v, g: r + g * a * v))(rewards, alive, best_next, learner.gamma)
+    q_taken = learner.q_network(obs)[torch.arange(len(actions)), actions]
+    loss = (loss_fn or (lambda q, y: ((q - y) ** 2).mean()))(q_taken, target)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    learner.optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize(("options", "mistake", "words"), [
+    (dict(target_of=lambda r, a, v, g: (r + g * v) * a), "the mask multiplies the reward too",
+     "The reward of the last step is earned"),
+    (dict(no_grad=False), "residual gradient", "gradient tracking off"),
+    (dict(double=True), "Double DQN target", "the online network choose the next action"),
+    (dict(loss_fn=F.smooth_l1_loss), "the Huber loss", "plain mean of the squared TD errors"),
+    (dict(loss_fn=F.huber_loss), "the Huber loss", "plain mean of the squared TD errors"),
+    (dict(target_of=lambda r, a, v, g: r + 0.99 * a * v), "gamma is hard-coded", "as if gamma were 0.99"),
+    (dict(loss_fn=lambda q, y: 0.5 * F.mse_loss(q, y)), "the loss is scaled", "half the mean squared error"),
+    (dict(loss_fn=lambda q, y: ((q - y) ** 2).sum()), "the loss is scaled", "a sum over the batch of 16"),
+], ids=["masked_reward", "residual", "double", "smooth_l1", "huber", "gamma_099", "half_mse", "sum"])
+def test_dqn_update_more_mistakes_are_named(options, mistake, words):
+    text = named(check_dqn_update(functools.partial(update_written, **options)), mistake,
+                 absent=("Return the mean over the batch",))
+    assert words in text
+
+
+def test_dqn_update_wrong_target_is_not_blamed_on_the_returned_loss():
+    def no_reward_update(learner, batch):  # a mistake no rule names: the tiny batch is shown instead
+        return update_written(learner, batch, target_of=lambda r, a, v, g: g * a * v)
+
+    report = check_dqn_update(no_reward_update)
+    assert "returns the loss (a float) of the batch before the step" in failed(report)
+    assert "Return the mean over the batch" not in str(report) and "so the number you return" not in str(report)
+
+    def returns_loss_after_step(learner, batch):
+        update_written(learner, batch)
+        obs = torch.as_tensor(batch.obs)
+        return float(learner.q_network(obs).mean())  # not the loss that was minimized
+
+    report = check_dqn_update(returns_loss_after_step)
+    assert failed(report) == ["returns the loss (a float) of the batch before the step"], str(report)
+    assert "the number you return is not the loss you minimized" in str(report)
+
+
+def test_probes_name_a_reward_masked_with_the_bootstrap():
+    report = check_probes(functools.partial(update_written, target_of=lambda r, a, v, g: (r + g * v) * a))
+    text = named(report, "the terminal reward is masked too", absent=("fails the observation probe",))
+    assert "the reward of that last step still counts" in text
+    assert all(r.consequence for r in report.failures), text  # one hint, not five contradictory ones
+
+
+def test_probes_name_a_loop_that_never_calls_act():
+    greedy_loop = functools.partial(student_loop, greedy=True)
+    text = named(check_probes(student_update, loop=greedy_loop), "your loop never calls learner.act",
+                 absent=("the observations: remember the one the agent acted on",))
+    assert "0 learner.act calls" in text
+
+
+def test_training_loop_that_acts_greedily_stops_at_the_act_property():
+    report = check_training_loop(functools.partial(student_loop, greedy=True), learning_steps=0)
+    assert failed(report) == ["acts with learner.act, once per env step"], str(report)
+    text = str(report)
+    assert "0 calls for 120 steps" in text and "learner.greedy_actions never explores" in text
+    assert "wait until this one passes" in text and report.skipped == 8
+    assert "decay_epsilon" not in text and "Error" not in text  # no epsilon hint, no crash inside the check
+
+
+def test_training_loop_exploration_fraction_applied_twice_is_named():
+    report = check_training_loop(functools.partial(student_loop, progress="fraction twice"), learning_steps=0)
+    assert "decays epsilon from its start to its end value" in failed(report), str(report)
+    assert "exploration_fraction was applied twice" in str(report)
+
+
+def evaluate_written(policy, env_id, n_episodes, seed, *, count_steps=False, last_reward=True, first_seed=0,
+                     epsilon=0.0):
+    """Greedy evaluation on one env, with one of the slips students make."""
+    env = gym.make(env_id)
+    returns = []
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i + first_seed)
+        total = 0.0
+        while True:
+            action = int(np.asarray(policy(obs[None]))[0])
+            if np.random.random() < epsilon:  # epsilon-greedy, as in training
+                action = int(env.action_space.sample())
+            obs, reward, terminated, truncated, _ = env.step(action)
+            if (terminated or truncated) and not last_reward:
+                break  # leaves before adding the last reward
+            total += 1 if count_steps else reward
+            if terminated or truncated:
+                break
+        returns.append(total)
+    return np.array(returns)
+
+
+@pytest.mark.parametrize(("options", "mistake", "words"), [
+    (dict(count_steps=True), "you counted steps, not rewards", "pays 0.5 per step"),
+    (dict(last_reward=False), "the reward of the last step is missing", "the step that ends the episode counts"),
+    (dict(first_seed=1), "the seed is off by one", "the reference's for seed=s + 1"),
+    (dict(epsilon=0.3), "your evaluation is not greedy", "Exploration belongs to training"),
+], ids=["count_steps", "last_reward", "seed_plus_one", "epsilon_greedy"])
+def test_evaluate_more_mistakes_are_named(options, mistake, words):
+    text = named(check_evaluate(functools.partial(evaluate_written, **options)), mistake,
+                 absent=("A vector env resets an env", "episodes that end at CartPole-v1's time limit"))
+    assert words in text
+
+
+def test_evaluate_batch_property_reports_only_how_the_policy_is_called():
+    report = check_evaluate(functools.partial(evaluate_written, first_seed=1))
+    assert "passes a batch of observations to the policy (as a DeepQLearner needs)" not in failed(report), str(report)
+    assert check_evaluate(evaluate_written)  # the slips above, all switched off: a correct answer
+
+
+def double_dqn_written(rewards, terminated, next_q_online, next_q_target, gamma, *, target_of=None, in_place=False):
+    """Double DQN by hand; ``target_of(rewards, alive, value, gamma)`` varies the formula."""
+    with torch.no_grad():
+        chosen = next_q_online.argmax(dim=1, keepdim=True)
+        value = next_q_target.gather(1, chosen).squeeze(1)
+        if in_place:
+            rewards += gamma * (1 - terminated) * value  # changes the caller's rewards
+            return rewards
+        return (target_of or (lambda r, a, v, g: r + g * a * v))(rewards, 1 - terminated, value, gamma)
+
+
+@pytest.mark.parametrize(("options", "mistake", "words"), [
+    (dict(target_of=lambda r, a, v, g: g * (r + a * v)), "gamma multiplies the reward too", "not discounted"),
+    (dict(target_of=lambda r, a, v, g: a * (r + g * v)), "the mask multiplies the reward too", "earned even when"),
+    (dict(in_place=True), "changes its input tensors in place", "changes the caller's tensor"),
+], ids=["gamma_on_reward", "masked_reward", "in_place"])
+def test_double_dqn_more_mistakes_are_named(options, mistake, words):
+    text = named(check_double_dqn_target(functools.partial(double_dqn_written, **options)), mistake,
+                 absent=("The fixed examples pass but a random batch does not",))
+    assert words in text
+
+
+def test_double_dqn_random_batch_hint_only_when_the_fixed_examples_pass():
+    def unnamed(rewards, terminated, next_q_online, next_q_target, gamma):  # the reward counted twice
+        return double_dqn_written(rewards, terminated, next_q_online, next_q_target, gamma) + rewards
+
+    report = check_double_dqn_target(unnamed)
+    assert "matches the reference on random batches" in failed(report), str(report)
+    assert "The fixed examples pass" not in str(report) and "fix those first" in str(report)
+
+    def three_actions(rewards, terminated, next_q_online, next_q_target, gamma):  # the examples' 3 actions
+        return double_dqn_written(rewards, terminated, next_q_online[:, :3], next_q_target[:, :3], gamma)
+
+    assert "The fixed examples pass but a random batch does not" in str(check_double_dqn_target(three_actions))
+
+
+REVIEWED += [  # the second review's wrong answers: their reports must not paste a reference line either
+    *[(check_dqn_update, functools.partial(update_written, **options)) for options in (
+        dict(target_of=lambda r, a, v, g: (r + g * v) * a), dict(no_grad=False), dict(double=True),
+        dict(loss_fn=F.smooth_l1_loss), dict(target_of=lambda r, a, v, g: r + 0.99 * a * v),
+        dict(loss_fn=lambda q, y: ((q - y) ** 2).sum()))],
+    *[(check_evaluate, functools.partial(evaluate_written, **options)) for options in (
+        dict(count_steps=True), dict(last_reward=False), dict(first_seed=1), dict(epsilon=0.3))],
+    *[(check_double_dqn_target, functools.partial(double_dqn_written, **options)) for options in (
+        dict(target_of=lambda r, a, v, g: g * (r + a * v)), dict(target_of=lambda r, a, v, g: a * (r + g * v)),
+        dict(in_place=True))],
+]

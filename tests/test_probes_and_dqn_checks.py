@@ -65,10 +65,11 @@ def test_probe_states_cover_the_start_states():
 
 
 def test_dqn_update_reference_passes():
-    assert check_dqn_update(update_variant)
     assert check_dqn_update(student_update)  # written differently: arange indexing, a hand-written square
     report = check_dqn_update(lambda learner, batch: learner.update(batch))  # the package's own update
     assert not report and "calls the package's learner.update" in str(report)
+    report = check_dqn_update(update_variant)  # the check's reference itself is not the student's code either
+    assert not report and "is the package's dqn_helpers.checks.dqn_update.update_variant" in str(report)
 
 
 @pytest.mark.parametrize("mistake", list(MISTAKES))
@@ -80,7 +81,7 @@ def test_dqn_update_names_each_mistake(mistake):
 
 def test_dqn_update_indices_and_missing_return():
     def no_return(learner, batch):
-        update_variant(learner, batch)
+        student_update(learner, batch)
 
     report = check_dqn_update(no_return)
     assert [r.name for r in report.failures] == ["returns the loss (a float) of the batch before the step"]
@@ -97,7 +98,7 @@ PROBE_DIAGNOSES = {
 
 
 def test_probes_pass_for_a_correct_update():
-    report = check_probes(update_variant)
+    report = check_probes(student_update)
     assert report and len(report.results) == 7, str(report)
 
 
@@ -112,7 +113,7 @@ def test_probes_say_which_part_is_broken(switch):
 def test_probes_catch_an_agent_that_ignores_the_observation():
     def blind(learner, batch):
         batch = type(batch)(np.zeros_like(batch.obs), batch.actions, batch.rewards, batch.next_obs, batch.terminated)
-        return update_variant(learner, batch)
+        return student_update(learner, batch)
 
     report = check_probes(blind)
     assert "Probe2: observation-dependent reward (the network's input)" in [r.name for r in report.failures]

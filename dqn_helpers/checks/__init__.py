@@ -22,6 +22,7 @@ check                          notebook                                    modul
 ``check_step_target``          notebooks/02_q_networks.ipynb               ``step_target``
 ``check_replay_buffer``        notebooks/03_replay_buffers.ipynb           ``replay_buffer``
 ``check_synchronize``          notebooks/04_target_networks.ipynb          ``synchronize``
+``check_soft_update``          notebooks/04_target_networks.ipynb          ``soft_update``
 ``check_vectorized_env``       notebooks/05_vectorized_envs.ipynb          ``vector_env``
 ``check_epsilon_schedule``     notebooks/06_epsilon_decay.ipynb            ``epsilon``
 ``check_exponential_epsilon``  notebooks/06_epsilon_decay.ipynb            ``epsilon``
@@ -56,6 +57,7 @@ from dqn_helpers.checks.framework import STRICT_ENV_VAR, CheckReport, CheckResul
 from dqn_helpers.checks.probes import check_probes, run_probes
 from dqn_helpers.checks.q_network import check_q_network
 from dqn_helpers.checks.replay_buffer import check_replay_buffer
+from dqn_helpers.checks.soft_update import check_soft_update
 from dqn_helpers.checks.step_target import check_step_target
 from dqn_helpers.checks.synchronize import check_synchronize
 from dqn_helpers.checks.tabular import check_discretise, check_q_learning_update
@@ -77,6 +79,7 @@ __all__ = [
     "check_q_learning_update",
     "check_q_network",
     "check_replay_buffer",
+    "check_soft_update",
     "check_step_target",
     "check_synchronize",
     "check_td_target",

@@ -5,11 +5,13 @@ Built step by step in ``notebooks/08_going_further.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.formatting import close, fmt
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.targets import (
     Q_ONLINE,
     Q_TARGET,
@@ -20,6 +22,9 @@ from dqn_helpers.checks.targets import (
     tensor_out,
 )
 
+IN_PLACE_HINT = ("An in-place operation (+=, *=, add_, ...) on an argument changes the caller's tensor: the batch "
+                 "the update goes on to use would hold the target instead of the rewards.")
+
 
 def check_double_dqn_target(fn) -> CheckReport:
     """Check ``fn(rewards, terminated, next_q_online, next_q_target, gamma) -> Tensor (B,)`` (notebook 08).
@@ -29,7 +34,8 @@ def check_double_dqn_target(fn) -> CheckReport:
     the online network's argmax and its value comes from the target network; terminal
     masking; gamma scaling; random batches; no gradient through the target; the answer's own
     code (not a call of :func:`dqn_helpers.td_target`). A (B, 1) term broadcast against a
-    (B,) one is named by the shape test.
+    (B,) one is named by the shape test; an inverted terminal mask, a mask or a gamma that
+    multiplies the reward too, and inputs changed in place are named too.
     """
     from dqn_helpers.learner import td_target
 
@@ -42,9 +48,32 @@ def check_double_dqn_target(fn) -> CheckReport:
         return td_target(rewards, terminated, target, gamma, next_actions=online.argmax(dim=1))
 
     def call(rewards, terminated, online, target, gamma):
-        out = fn(rewards.clone(), terminated.clone(), online.clone(), target.clone(), gamma)
+        given = dict(rewards=rewards, terminated=terminated, next_q_online=online, next_q_target=target)
+        copies = {k: v.clone() for k, v in given.items()}
+        out = fn(*copies.values(), gamma)
+        changed = [k for k in given if not torch.equal(copies[k], given[k])]
+        if changed:  # the caller's batch would be changed: a clone hides it from the values, not from this
+            raise Fail("the input tensors left as they were", f"your function changed {', '.join(changed)} in place",
+                       IN_PLACE_HINT)
         return tensor_out(out, tuple(rewards.shape),
                           rerun=lambda: fn(rewards.clone(), terminated.clone(), online.clone(), target.clone(), gamma))
+
+    def changes_inputs() -> bool:
+        try:
+            call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 0.9)
+        except Fail as fail:
+            return "in place" in fail.got
+        return False
+
+    def fixed_examples_pass() -> bool:
+        zeros = torch.zeros(5)
+        return (close(call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0), reference(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0))
+                and all(close(call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, g),
+                              reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, g)) for g in (0.9, 0.5)))
+
+    def is_like(wrong) -> Callable[[], bool]:
+        """A detector: on the fixed examples, for two gammas, the answer gives ``wrong(gamma)``."""
+        return lambda: all(close(call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, g), wrong(g)) for g in (0.9, 0.5))
 
     def shape():
         call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 0.9)
@@ -86,13 +115,21 @@ def check_double_dqn_target(fn) -> CheckReport:
             got = call(rewards, terminated, online, target, 0.97)
             expected = reference(rewards, terminated, online, target, 0.97)
             if not close(got, expected):
-                raise Fail(f"{fmt(expected)} (batch {len(rewards)}, {online.shape[1]} actions)", fmt(got),
-                           "The fixed examples pass but a random batch does not: do not hard-code the batch size, "
-                           "the number of actions or any value of the examples.")
+                hint = ("The fixed examples pass but a random batch does not: do not hard-code the batch size, the "
+                        "number of actions or any value of the examples." if fixed_examples_pass() else
+                        "The fixed examples above fail too: fix those first.")
+                raise Fail(f"{fmt(expected)} (batch {len(rewards)}, {online.shape[1]} actions)", fmt(got), hint)
 
     def with_grad():
         online, target = Q_ONLINE.clone().requires_grad_(True), Q_TARGET.clone().requires_grad_(True)
         return fn(REWARDS.clone(), TERMINATED.clone(), online, target, 0.9)
+
+    def inverted_mask() -> bool:
+        """The answer is the reference with its mask flipped, with and without terminal rows (not an argmax slip)."""
+        zeros, ones = torch.zeros(5), torch.ones(5)
+        return (close(call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0), reference(zeros, ones, Q_ONLINE, Q_TARGET, 1.0))
+                and close(call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 0.9),
+                          reference(REWARDS, 1 - TERMINATED, Q_ONLINE, Q_TARGET, 0.9)))
 
     tests = [
         Test("returns a tensor of shape (B,)", shape, required=True),
@@ -102,4 +139,24 @@ def check_double_dqn_target(fn) -> CheckReport:
         Test("matches the reference on random batches", random),
         Test("no gradient flows through the target", no_gradient_test(with_grad)),
     ]
-    return run_tests(name, tests, signature)
+    values = ["argmax from the online network, value from the target network", "terminal masking and gamma scaling",
+              "matches the reference on random batches"]
+    zeros = torch.zeros(5)
+    mistakes = [Mistake(
+        "your function changes its input tensors in place.", changes_inputs, IN_PLACE_HINT + " Build the target "
+        "as a new tensor from the inputs and leave them as they were."), Mistake(
+        "gamma multiplies the reward too: the reward is discounted along with the next value.",
+        is_like(lambda g: g * reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 1.0)),
+        "The reward of this step is received now, so it is not discounted: gamma scales only the value of the next "
+        "state.", values), Mistake(
+        "the mask multiplies the reward too: a terminal transition's target is 0, not its reward.",
+        is_like(lambda g: (1 - TERMINATED) * reference(REWARDS, zeros, Q_ONLINE, Q_TARGET, g)),
+        "The reward of the last step is earned even when the episode ends there; only the bootstrapped future "
+        "vanishes at a terminal state, so the mask multiplies that term alone.", values), Mistake(
+        "your terminal mask is inverted: the target bootstraps where terminated == 1 and nowhere else.",
+        inverted_mask,
+        "`terminated` stands where `1 - terminated` belongs (or the condition is flipped): with no terminal row, "
+        "as in the argmax test, every target came out as the reward alone, whatever the argmax. Keep the bootstrap "
+        "where terminated == 0 and drop it where terminated == 1.",
+        explains=values)]
+    return run_tests(name, tests, signature, mistakes)

@@ -9,21 +9,25 @@ realistic wrong versions of it, so the report can say which part is off.
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
-from dqn_helpers.checks.formatting import as_number
+from dqn_helpers.checks.formatting import as_number, fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.shapes import broadcast_seen
 from dqn_helpers.learner import DeepQLearner
 
 
-def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, target_network: bool = True,
+def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = True, target_network: bool = True,
                    taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True,
-                   flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True) -> float:
+                   flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True,
+                   mask_reward: bool = False, detach_target: bool = True, double: bool = False,
+                   loss: str = "mse") -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
@@ -32,24 +36,36 @@ def update_variant(learner, batch, *, gamma: bool = True, mask: bool = True, tar
     the loss, ``zero_grad=False`` lets gradients pile up between updates,
     ``flat_prediction=False`` keeps the prediction's gathered dimension (B, 1) and
     ``flat_next_values=False`` the max's (B, 1): either one broadcasts against a (B,) tensor;
-    ``values=False`` bootstraps from the indices of the best next actions instead of their values.
+    ``values=False`` bootstraps from the indices of the best next actions instead of their values;
+    ``gamma=0.99`` (a number) discounts with it instead of ``learner.gamma``; ``mask_reward=True``
+    multiplies the reward by the mask too; ``detach_target=False`` keeps the target's gradient (with
+    ``target_network=False``: the residual gradient); ``double=True`` is the Double DQN target;
+    ``loss`` is ``"mse"``, ``"huber"``, ``"half"`` (0.5 * mse) or ``"sum"`` (summed squared errors).
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
     rewards = torch.as_tensor(batch.rewards, dtype=torch.float32)  # (B,)
     next_obs = torch.as_tensor(batch.next_obs)  # (B, obs_dim)
     terminated = torch.as_tensor(batch.terminated, dtype=torch.float32)  # (B,)
-    with torch.no_grad():
+    with torch.set_grad_enabled(not detach_target):
         bootstrap_net = learner.target_network if target_network else learner.q_network
-        best = bootstrap_net(next_obs).max(dim=1, keepdim=not flat_next_values)
-        next_values = best.values if values else best.indices.float()  # (B,) or (B, 1)
-        discount = learner.gamma if gamma else 1.0
+        next_q = bootstrap_net(next_obs)  # (B, n_actions)
+        if double:  # the online network picks a', the bootstrap network values it
+            chosen = learner.q_network(next_obs).argmax(dim=1, keepdim=True)
+            next_values = next_q.gather(1, chosen).squeeze(1) if flat_next_values else next_q.gather(1, chosen)
+        else:
+            best = next_q.max(dim=1, keepdim=not flat_next_values)
+            next_values = best.values if values else best.indices.float()  # (B,) or (B, 1)
+        discount = learner.gamma if gamma is True else 1.0 if gamma is False else float(gamma)
         alive = (1.0 - terminated) if mask else torch.ones_like(terminated)
         target = rewards + discount * alive * next_values  # (B,), or (B, B) if next_values is (B, 1)
+        if mask_reward:
+            target = (rewards + discount * next_values) * alive
     q_all = learner.q_network(obs)  # (B, n_actions)
     q_pred = q_all.gather(1, actions.unsqueeze(1)) if taken_action else q_all.max(dim=1, keepdim=True).values  # (B, 1)
     q_pred = q_pred.squeeze(1) if flat_prediction else q_pred  # (B,)
-    loss = F.mse_loss(q_pred, target)
+    loss = {"mse": F.mse_loss, "huber": F.smooth_l1_loss, "half": lambda q, y: 0.5 * F.mse_loss(q, y),
+            "sum": lambda q, y: F.mse_loss(q, y, reduction="sum")}[loss](q_pred, target)
     if zero_grad:
         learner.optimizer.zero_grad()
     (sign * loss).backward()
@@ -62,6 +78,11 @@ BROADCAST_PREDICTION = ("the prediction has shape (B, 1) and the target (B,): th
 BROADCAST_TARGET = ("the best next values have shape (B, 1) (a max that kept its dimension), so the target "
                     "broadcast to (B, B)")
 BROADCAST_BOTH = "the prediction and the best next values both have shape (B, 1): the target broadcast to (B, B)"
+MASKED_REWARD = "the mask multiplies the reward too: a terminal transition's target is 0, not its reward"
+RESIDUAL = ("the target is computed from the online network with gradient tracking on, so the gradient also flows "
+            "through the target (the residual gradient)")
+DOUBLE = "this is the Double DQN target; the exercise asks for the plain DQN target"
+HUBER = "the loss is the Huber loss (smooth L1); the exercise asks for the mean squared error"
 MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     BROADCAST_PREDICTION: dict(flat_prediction=False),
     BROADCAST_TARGET: dict(flat_next_values=False),
@@ -73,6 +94,10 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     "the update climbs the loss (its sign is flipped)": dict(sign=-1.0),
     "the target uses the indices of the best next actions (argmax), not their values": dict(values=False),
     "the gradients are not reset before backward() (zero_grad missing)": dict(zero_grad=False),
+    MASKED_REWARD: dict(mask_reward=True),
+    RESIDUAL: dict(target_network=False, detach_target=False),
+    DOUBLE: dict(double=True),
+    HUBER: dict(loss="huber"),
 }
 _SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
 HINTS = {
@@ -97,6 +122,15 @@ HINTS = {
     "the gradients are not reset before backward() (zero_grad missing)":
         "Gradients add up across calls of backward() until they are reset: the optimizer resets them, once per "
         "update, before the backward pass.",
+    MASKED_REWARD: "The reward of the last step is earned even when the episode ends there; only the bootstrapped "
+                   "future vanishes at a terminal state, so the mask multiplies that term alone.",
+    RESIDUAL: "The target is a constant the prediction moves towards: build it from learner.target_network, with "
+              "gradient tracking off (torch.no_grad() or .detach()), so backward() only reaches Q(s, a).",
+    DOUBLE: "Your target lets the online network choose the next action and the target network value it. That is "
+            "Double DQN (notebook 08); here the next state's value is simply the best one in the target network's "
+            "Q-values.",
+    HUBER: "Huber equals half the squared error for small TD errors and grows only linearly for large ones, so the "
+           "step differs. This exercise uses the plain mean of the squared TD errors.",
 }
 
 
@@ -106,6 +140,37 @@ def colleague_update(learner, batch) -> float:
     looks fine from the outside, and one part of it is wrong. The notebook finds which with the
     probes, without reading this code."""
     return update_variant(learner, batch, mask=False)
+
+
+def update_references() -> dict:
+    """The package's own updates (and the target inside them): calling one is not writing the update."""
+    from dqn_helpers.learner import td_target
+
+    return {"learner.update": DeepQLearner.update, "dqn_helpers.td_target": td_target,
+            "dqn_helpers.checks.dqn_update.update_variant": update_variant}
+
+
+class _GradientDescent:
+    """Plain gradient descent, the check's optimizer: the step is ``lr`` times the gradient.
+
+    Adam's first step moves every weight by about lr * sign(gradient), so two different mistakes
+    with gradients of the same signs leave the same weights and one is blamed for the other; a
+    plain step keeps every difference in the gradient.
+    """
+
+    def __init__(self, params, lr: float):
+        self.params, self.lr = [p for p in params if p.requires_grad], lr
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.sub_(self.lr * p.grad)
+
 
 def _batch(seed: int, n: int = 16):
     from dqn_helpers.replay_buffer import TransitionBatch
@@ -127,6 +192,7 @@ def _learner():
     with torch.no_grad():  # online and target networks differ, as they do between two syncs
         for p in learner.q_network.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    learner.optimizer = _GradientDescent(learner.q_network.parameters(), lr=0.1)
     return learner
 
 
@@ -134,16 +200,130 @@ def _weights(net) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in net.parameters()])
 
 
+# A batch of 4 transitions small enough to read: observation i is the one-hot e_i, next observation i
+# is e_(4+i), and both networks are bias-free linear layers, so column i of a weight matrix holds the
+# Q-values of s_i (column 4 + i those of s'_i). The gradient of the loss then shows, entry by entry,
+# which Q-values the prediction used and how far each one was from its target.
+_TINY_ACTIONS, _TINY_REWARDS, _TINY_TERMINATED = [0, 2, 1, 1], [1.0, -0.5, 2.0, 0.0], [0.0, 1.0, 0.0, 0.0]
+_TINY_ONLINE = [[0.5, 1.0, -0.5], [0.2, 0.0, 0.4], [1.5, -1.0, 0.3], [0.0, 0.8, -0.2],  # Q(s_i, .)
+                [1.0, 2.0, 0.0], [0.5, -1.0, 3.0], [2.0, 1.0, 0.5], [-1.0, 0.0, 1.0]]  # Q(s'_i, .)
+_TINY_TARGET = [[0.0, 0.5, 1.0], [1.0, 0.0, 0.5], [0.5, 0.5, 0.0], [1.0, 1.0, 1.0],
+                [2.0, -1.0, 0.5], [1.0, 3.0, -2.0], [0.0, 0.5, 1.5], [-0.5, -1.5, 1.0]]
+
+
+def _tiny():
+    from torch import nn
+
+    from dqn_helpers.replay_buffer import TransitionBatch
+
+    learner = _learner()
+    learner.obs_dim = 8
+    learner.q_network, learner.target_network = nn.Linear(8, 3, bias=False), nn.Linear(8, 3, bias=False)
+    with torch.no_grad():
+        learner.q_network.weight.copy_(torch.tensor(_TINY_ONLINE).T)
+        learner.target_network.weight.copy_(torch.tensor(_TINY_TARGET).T)
+    learner.target_network.requires_grad_(False)
+    learner.optimizer = _GradientDescent(learner.q_network.parameters(), lr=1.0)  # the step is the gradient
+    eye = np.eye(8, dtype=np.float32)
+    batch = TransitionBatch(eye[:4], np.array(_TINY_ACTIONS), np.array(_TINY_REWARDS, dtype=np.float32), eye[4:],
+                            np.array(_TINY_TERMINATED, dtype=np.float32))
+    return learner, batch
+
+
+def observe_tiny(update) -> dict:
+    """What ``update`` does on the tiny batch: its loss, the Q-values its gradient reached, the targets.
+
+    ``targets`` are read from the gradient (``y = Q(s, a) - B / 2 * dL/dQ(s, a)``), so they are
+    the targets only if the loss is the mean squared error on the taken actions (``reached``).
+    """
+    learner, batch = _tiny()
+    before = learner.q_network.weight.detach().clone()
+    loss = update(learner, batch)
+    grad = (before - learner.q_network.weight.detach()).T.numpy()  # (8, 3): rows s_0..s_3, then s'_0..s'_3
+    reached = [(int(i), int(a)) for i, a in np.argwhere(np.abs(grad[:4]) > 1e-6)]
+    rows = np.arange(4)
+    targets = np.array(_TINY_ONLINE)[rows, _TINY_ACTIONS] - 2.0 * grad[rows, _TINY_ACTIONS]
+    targets[np.abs(targets) < 1e-6] = 0.0  # no "-0." in the report
+    return dict(loss=loss, reached=reached, next_states=bool(np.abs(grad[4:]).max() > 1e-6), targets=targets)
+
+
+def _tiny_targets(kind: str) -> np.ndarray:
+    """Targets of the tiny batch made by the mistakes this check can name for sure from them."""
+    best = np.array(_TINY_TARGET)[4:]
+    rewards, terminated, gamma = np.array(_TINY_REWARDS), np.array(_TINY_TERMINATED), 0.9
+    return {"inverted": rewards + gamma * terminated * best.max(axis=1),
+            "mean": rewards + gamma * (1 - terminated) * best.mean(axis=1)}[kind]
+
+
+TINY_MISTAKES = {
+    "the terminal mask is inverted: the target bootstraps where terminated == 1 and not elsewhere": (
+        "inverted", "The bootstrapped term is kept where terminated == 0 and dropped where terminated == 1; yours "
+                    "does the opposite, so every non-terminal target is the reward alone."),
+    "the next state's value is the mean over its actions, not the best one": (
+        "mean", "The target uses the value of the best next action (a max over actions); an average mixes in "
+                "actions the greedy policy would never take."),
+}
+
+
+def tiny_mistake(fn, kind: str) -> Callable[[], bool]:
+    """A detector: on the tiny batch, the update's targets are those of the mistake ``kind``."""
+
+    def detect() -> bool:
+        seen = observe_tiny(fn)
+        return seen["reached"] == list(enumerate(_TINY_ACTIONS)) and np.allclose(seen["targets"], _tiny_targets(kind),
+                                                                                 atol=1e-4)
+
+    return detect
+
+
+def observed_mistake(fn, explains: list[str]) -> Mistake:
+    """The last resort: no known mistake explains the failures, so say what the tiny batch showed."""
+    seen = {}
+
+    def detect() -> bool:
+        seen.update(mine=observe_tiny(fn), ref=observe_tiny(update_variant))
+        mine, ref = seen["mine"], seen["ref"]
+        return (mine["reached"] != ref["reached"] or mine["next_states"]
+                or not np.allclose(mine["targets"], ref["targets"], atol=1e-4))
+
+    def hint() -> str:
+        mine, ref = seen["mine"], seen["ref"]
+        loss = mine["loss"]
+        loss = f"{float(loss):.4g}" if isinstance(loss, float | int | torch.Tensor) and np.size(loss) == 1 else \
+            repr(loss)[:30]
+        said = [f"your update returned the loss {loss} (the reference {ref['loss']:.4g})"]
+        if mine["reached"] != ref["reached"] or mine["next_states"]:
+            said.append(f"its gradient reached Q(s_i, a) at (i, a) = {mine['reached']}, where the reference's reaches "
+                        f"only the taken actions, {ref['reached']}" + (
+                            "; it also reached the next states' Q-values, so the target was not a constant"
+                            if mine["next_states"] else ""))
+        else:
+            said.append(f"the targets read from its gradient (if your loss is the mean squared error) are "
+                        f"{fmt(mine['targets'])}, the reference's {fmt(ref['targets'])}")
+        best = np.array(_TINY_TARGET)[4:].max(axis=1)
+        return (f"On 4 transitions with actions {_TINY_ACTIONS}, rewards {_TINY_REWARDS}, terminated "
+                f"{_TINY_TERMINATED}, gamma 0.9 and best next values {fmt(best)} (target network): "
+                + "; ".join(said) + ". Print your target and prediction on such a batch and compare them term by "
+                "term.")
+
+    return Mistake("your update differs from the reference in a way this check cannot name; here is what it "
+                   "observed on a tiny batch.", detect, hint, explains)
+
+
 def check_dqn_update(fn) -> CheckReport:
     """Check ``fn(learner, batch) -> float``, one DQN gradient step (notebook 09_write_your_own_dqn).
 
     ``learner`` is a :class:`~dqn_helpers.DeepQLearner` (``q_network``, ``target_network``,
-    ``optimizer``, ``gamma``); ``batch`` a :class:`~dqn_helpers.TransitionBatch`. Tests:
+    ``optimizer``, ``gamma``); ``batch`` a :class:`~dqn_helpers.TransitionBatch`. The
+    optimizer is plain gradient descent, so equal weights mean equal gradients. Tests:
     returns the loss before the step; moves the online network; leaves the target
     network alone; the same weights as the reference after one and after two updates.
-    Names the part that differs (discount, terminal mask, target network, taken action,
-    sign, zero_grad, a (B, 1) tensor broadcast against a (B,) one), and an answer that
-    calls ``learner.update(batch)`` instead of its own code.
+    Names the part that differs (discount, a hard-coded gamma, terminal mask, an inverted one or
+    one on the reward too, target network, a residual gradient, a Double DQN target, taken action,
+    sign, zero_grad, a Huber or scaled loss, a (B, 1) tensor broadcast against a (B,) one); when it
+    cannot tell, it says what it observed on a tiny batch (loss, Q-values reached,
+    targets). An answer that calls ``learner.update``, ``td_target`` or ``update_variant``
+    is not the student's own code.
     """
     name = "check_dqn_update"
     signature = "fn(learner, batch) -> float (the loss)"
@@ -160,11 +340,17 @@ def check_dqn_update(fn) -> CheckReport:
         return after(lambda learner, batch: fn(learner, batch), n_updates)
 
     def returns_loss():
-        (_, (loss,)), (_, (want,)) = student(), after(update_variant)
+        (mine, (loss,)), (ref, (want,)) = student(), after(update_variant)
         loss = as_number(loss, "Return the loss as a Python float (a one-element tensor gives it with .item()).")
         if abs(float(loss) - want) > 1e-4 * max(1.0, abs(want)):
+            # a wrong target or prediction makes a wrong loss too: then the loss is not what to fix first
+            same_step = torch.allclose(_weights(mine.q_network), _weights(ref.q_network), atol=1e-5)
+            hint = ("Your step matches the reference's, so the number you return is not the loss you minimized: "
+                    "return the mean over the batch of (Q(s, a) - y)^2, computed before the optimizer step."
+                    if same_step else "Your step differs from the reference's too (see below): the loss follows "
+                    "from your target and prediction, so fix those first.")
             raise Fail(f"loss {want:.5g} (mean squared TD error of the batch, before the step)", f"{float(loss):.5g}",
-                       "Return the mean over the batch of (Q(s, a) - y)^2, computed before the optimizer step.")
+                       hint)
 
     def moves_online():
         learner, _ = student()
@@ -193,15 +379,19 @@ def check_dqn_update(fn) -> CheckReport:
 
     tests = [
         Test("returns the loss (a float) of the batch before the step", returns_loss),
-        Test(OWN_CODE, own_code_test(lambda: student(), {"learner.update": DeepQLearner.update}, answer=fn),
-             required=True),
+        Test(OWN_CODE, own_code_test(lambda: student(), update_references() | {
+            "dqn_helpers.checks.dqn_update.colleague_update": colleague_update}, answer=fn), required=True),
         Test("takes an optimizer step on the online network", moves_online),
         Test("leaves the target network unchanged", target_untouched),
         Test("matches the reference update (target, loss on the taken actions, step)", matches(1)),
         Test("matches it again on a second update (gradients reset)", matches(2)),
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
+    mistakes += [scaled_loss(fn, base), hard_coded_gamma(fn, base)]
     mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
+    values = [t.name for t in tests if t.name.startswith(("returns the loss", "matches"))]
+    mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
+    mistakes.append(observed_mistake(fn, values))  # last: what the check saw, when it cannot say which mistake it is
     return run_tests(name, tests, signature, mistakes)
 
 
@@ -230,3 +420,55 @@ def detector(fn, switches: dict, base=None):
         return torch.allclose(_weights(mine.q_network), _weights(wrong.q_network), atol=1e-5)
 
     return detect
+
+
+def _one_step(fn, base, gamma: float | None = None) -> torch.Tensor:
+    """The online weights after ``fn(learner, batch)`` once, on a copy of ``base`` (with ``gamma`` if given)."""
+    learner = copy.deepcopy(base)
+    if gamma is not None:
+        learner.gamma = gamma
+    fn(learner, _batch(0))
+    return _weights(learner.q_network)
+
+
+def scaled_loss(fn, base) -> Mistake:
+    """The mistake "the loss is c times the mean squared error": a step along the reference's, c times as long."""
+    seen = {}
+
+    def detect() -> bool:
+        start = _weights(base.q_network)
+        mine, ref = _one_step(fn, base) - start, _one_step(update_variant, base) - start
+        c = seen["c"] = float(mine @ ref / (ref @ ref))
+        return c > 0 and abs(c - 1) > 1e-3 and torch.allclose(mine, c * ref, atol=1e-6 * max(1.0, c))
+
+    def hint() -> str:
+        c, n = seen["c"], len(_batch(0).actions)
+        why = (" (half the mean squared error)" if abs(c - 0.5) < 1e-3 else
+               f" (a sum over the batch of {n}, not a mean)" if abs(c - n) < 1e-2 * n else "")
+        return (f"Your step points exactly where the reference's does but is {c:.3g} times as long: your loss is "
+                f"{c:.3g} times the mean squared TD error{why}. A scaled loss scales every step, as a different "
+                "learning rate would; the exercise asks for the mean over the batch of the squared TD errors.")
+
+    return Mistake("the loss is scaled: the right squared TD errors, times a constant.", detect, hint)
+
+
+def hard_coded_gamma(fn, base) -> Mistake:
+    """The mistake "gamma is a constant in the code": the step does not change with learner.gamma."""
+    seen = {}
+
+    def detect() -> bool:
+        mine = _one_step(fn, base)
+        if torch.equal(mine, _weights(base.q_network)) or not torch.allclose(mine, _one_step(fn, base, 0.5),
+                                                                              atol=1e-6):
+            return False
+        seen["as"] = [g for g in (0.99, 0.995, 0.999, 0.98, 0.95, 0.9, 0.5) if torch.allclose(
+            mine, _one_step(functools.partial(update_variant, gamma=g), base), atol=1e-5)]
+        return True
+
+    def hint() -> str:
+        like = f" (it behaves as if gamma were {seen['as'][0]})" if seen["as"] else ""
+        return (f"With learner.gamma = {base.gamma} and with learner.gamma = 0.5 your update takes the same step"
+                f"{like}: the discount is a number written in your code. Use learner.gamma: each experiment sets its "
+                "own.")
+
+    return Mistake("gamma is hard-coded: your update ignores learner.gamma.", detect, hint)

@@ -98,9 +98,11 @@ def check_epsilon_schedule(fn) -> CheckReport:
             for progress in (min(1.0, fraction * 1.5), min(1.0, fraction * 3), 1.0):
                 got = value(progress, start, end, fraction)
                 if abs(got - end) > 1e-6:
-                    hint = "After the decay, clip at end: max(end, ...)."
+                    hint = ("Once progress reaches fraction the decay is over: from there on epsilon stays at "
+                            "end, never below it.")
                     if got < end:
-                        hint = "Epsilon decayed past end: clip it with max(end, ...) once progress > fraction."
+                        hint = ("Epsilon decayed past end: the straight line keeps falling after progress > fraction, "
+                                "so hold it at its floor, end, from there on.")
                     elif abs(got - start) < 1e-9:
                         hint = "Epsilon never decayed: it should fall linearly from start to end."
                     raise Fail(

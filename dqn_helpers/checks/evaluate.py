@@ -7,11 +7,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import gymnasium as gym
 import numpy as np
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.formatting import array, describe, fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+
+HALF_REWARD_ID = "dqn_helpers/CartPoleHalfReward-v1"
+_TAKEN: list[int] = []  # the actions the half-reward env received, in order: were they the policy's?
+
+
+class _LogActions(gym.Wrapper):
+    def step(self, action):
+        _TAKEN.append(int(np.asarray(action).reshape(-1)[0]))
+        return super().step(action)
+
+
+def _half_reward_cartpole(**kwargs) -> gym.Env:
+    """CartPole-v1 paying 0.5 per step: CartPole's rewards are all 1, so there a count of steps passes for a sum."""
+    return _LogActions(gym.wrappers.TransformReward(gym.make("CartPole-v1", **kwargs), lambda r: 0.5 * r))
+
+
+def _register_half_reward() -> None:
+    if HALF_REWARD_ID not in gym.registry:
+        gym.register(id=HALF_REWARD_ID, entry_point=_half_reward_cartpole)
 
 
 def _constant_policy(obs):
@@ -95,7 +115,11 @@ def check_evaluate(fn) -> CheckReport:
     :func:`dqn_helpers.evaluate`); the requested count; only the first episode of each env
     counted (rewards added after an env's first episode, or a running sum over episodes,
     are named); reproducible with a seed; the seed matters; matches the reference;
-    episodes end at the time limit; the policy gets a batch of observations.
+    episodes end at the time limit; the policy gets a batch of observations (how it is called,
+    not the values). One reference run is on ``dqn_helpers/CartPoleHalfReward-v1`` (0.5 per
+    step), so a count of steps does not pass for a sum of rewards. Also names discounted
+    returns, counted steps, a missing last reward, a seed off by one, random actions, a count of
+    returns off by one and an episode left unplayed.
     """
     from dqn_helpers.evaluation import _play_first_episodes, evaluate, greedy_rollouts
     from dqn_helpers.vector_env import make_vector_env
@@ -105,15 +129,16 @@ def check_evaluate(fn) -> CheckReport:
     if not callable(fn):
         return not_callable_report(name, fn, "a function fn(policy, env_id, n_episodes, seed)")
     env_id = "CartPole-v1"
+    _register_half_reward()
 
-    def references(policy, n, seed) -> list[np.ndarray]:
+    def references(policy, n, seed, env: str = env_id) -> list[np.ndarray]:
         return [
-            evaluate(policy, make_vector_env(env_id, n, backend="copies"), n, seed),
-            evaluate(policy, env_id, n, seed),
+            evaluate(policy, make_vector_env(env, n, backend="copies"), n, seed),
+            evaluate(policy, env, n, seed),
         ]
 
-    def call(policy, n, seed) -> np.ndarray:
-        out = fn(policy, env_id, n, seed)
+    def call(policy, n, seed, env: str = env_id) -> np.ndarray:
+        out = fn(policy, env, n, seed)
         if out is None:
             raise Fail(f"an array of {n} returns", "None", "Did you forget the `return` statement?")
         returns = array(out, "the returns")
@@ -145,7 +170,8 @@ def check_evaluate(fn) -> CheckReport:
         if running_sum(got, refs):
             raise Fail(f"one return per episode, {fmt(refs[0])}", f"{fmt(got)}: the running sum of those returns",
                        RUNNING_SUM_HINT)
-        longer = [ref for ref in refs if counts_on(got, ref)]
+        # only a vector env plays on after an episode ends; a plain env's extra reward has other causes
+        longer = [ref for ref in refs if counts_on(got, ref)] if used_vector_env() else []
         if longer or got.max() > 500:
             ref = (longer or refs)[0]
             extra = [f"env {i}: {got[i]:g} instead of {ref[i]:g}" for i in np.flatnonzero(got > ref + 1e-9)[:3]]
@@ -159,6 +185,17 @@ def check_evaluate(fn) -> CheckReport:
     def counts_on(got, ref) -> bool:
         return bool(np.all(got >= ref - 1e-9) and np.any(got > ref + 1e-9))
 
+    def used_vector_env() -> bool:
+        """The answer gave the policy several observations at once: it played the episodes in a vector env."""
+        rows = []
+
+        def spy(obs):
+            rows.append(len(obs) if np.ndim(obs) == 2 else 1)
+            return _angle_policy(obs)
+
+        call(spy, 6, 0)
+        return max(rows, default=1) > 1
+
     def detect(wrong) -> Callable[[], bool]:
         def run() -> bool:
             return all(wrong(call(_angle_policy, 6, seed), references(_angle_policy, 6, seed)) for seed in (0, 3))
@@ -170,7 +207,9 @@ def check_evaluate(fn) -> CheckReport:
             raise Fail(
                 "the same returns for two calls with seed=3",
                 f"{fmt(a)} then {fmt(b)}",
-                "Reset the env of episode i with the seed seed + i, in every call.",
+                "Two identical calls gave different returns: something random that the seed does not fix. "
+                "Reset the env of episode i with the seed seed + i in every call, and take the policy's own actions "
+                "(no random exploration).",
             )
 
     def seed_matters():
@@ -183,12 +222,14 @@ def check_evaluate(fn) -> CheckReport:
             )
 
     def matches_reference():
-        for policy, n, seed in ((_angle_policy, 6, 3), (_constant_policy, 5, 10)):
-            got = call(policy, n, seed)
-            refs = references(policy, n, seed)
+        # the last env pays 0.5 per step: on CartPole-v1 alone a count of steps would pass for a sum of rewards
+        for policy, n, seed, env in ((_angle_policy, 6, 3, env_id), (_constant_policy, 5, 10, env_id),
+                                     (_angle_policy, 4, 7, HALF_REWARD_ID)):
+            got = call(policy, n, seed, env)
+            refs = references(policy, n, seed, env)
             if not matches_any(got, refs):
                 raise Fail(
-                    f"{fmt(refs[0])} from dqn_helpers.evaluate (n_episodes={n}, seed={seed})",
+                    f"{fmt(refs[0])} from dqn_helpers.evaluate (env {env}, n_episodes={n}, seed={seed})",
                     fmt(got),
                     "Play episode i from a reset with seed + i, take the actions the policy returns (greedy, no "
                     "exploration) and sum the undiscounted rewards until the episode is terminated or truncated.",
@@ -204,12 +245,8 @@ def check_evaluate(fn) -> CheckReport:
             expected = f"{fmt(refs[0])} (a policy that balances the pole until the 500-step time limit)"
             raise Fail(expected, fmt(got), hint)
 
-    def batched_policy():
-        policy = _batch_only_policy()
-        got = call(policy, 3, 5)
-        refs = references(policy, 3, 5)
-        if not matches_any(got, refs):
-            raise Fail(f"{fmt(refs[0])} with a greedy Q-network policy", fmt(got))
+    def batched_policy():  # only how the policy is called: the values are the business of the tests above
+        call(_batch_only_policy(), 3, 5)
 
     tests = [
         Test("returns one return per episode (an array of shape (n_episodes,))", one_per_episode, required=True),
@@ -224,18 +261,117 @@ def check_evaluate(fn) -> CheckReport:
         Test("an episode also ends at the time limit (truncated)", time_limit),
         Test("passes a batch of observations to the policy (as a DeepQLearner needs)", batched_policy),
     ]
+
+    def counts() -> dict[int, tuple]:
+        """The shape of the answer for a few n_episodes (an exception: its type)."""
+        seen = {}
+        for n in (4, 1, 7):
+            try:
+                seen[n] = np.shape(fn(_constant_policy, env_id, n, 0))
+            except Exception as err:  # a loop over range(n - 1) can end in an error for n = 1
+                seen[n] = type(err).__name__
+        return seen
+
+    def off_by_one() -> bool:
+        seen = counts()
+        return any(all(seen[n] == (n + d,) for n in seen if n + d > 0) for d in (-1, 1))
+
+    def first_or_last_left_out() -> bool:
+        """One return stays 0 (episode i of range(1, n), or of range(n - 1), never played)."""
+        got, ref = call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)
+        return any(np.allclose(got, np.r_[0.0, r[1:]]) or np.allclose(got, np.r_[r[:-1], 0.0]) for r in ref)
+
+    def discount_of(got, ref) -> float | None:
+        """The gamma with which CartPole's reward of 1 per step sums to ``got`` for episodes of ``ref`` steps."""
+        if not (np.all(got < ref - 1e-6) and np.all(got > 0)):
+            return None
+        low, high = 0.0, 1.0
+        for _ in range(60):  # bisection on the first episode: the sum of gamma^t grows with gamma
+            gamma = (low + high) / 2
+            low, high = (gamma, high) if (1 - gamma ** ref[0]) / (1 - gamma) < got[0] else (low, gamma)
+        fitted = (1 - gamma ** ref) / (1 - gamma)
+        return gamma if np.allclose(fitted, got, rtol=1e-3) else None
+
+    def discounted() -> bool:
+        got, refs = call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)
+        return any(discount_of(got, ref) is not None for ref in refs)
+
+    def discounted_hint() -> str:
+        got, ref = call(_balancing_policy, 1, 0), references(_balancing_policy, 1, 0)[0]
+        gamma = discount_of(got, ref)
+        said = f" (your return of an episode of {ref[0]:g} steps is {got[0]:.4g}" + (
+            f": discounted with gamma = {gamma:.3g})" if gamma else ")")
+        return ("An evaluation return is the plain sum of an episode's rewards, the score the env reports; "
+                f"CartPole pays 1 per step, so an episode of {ref[0]:g} steps returns {ref[0]:g}{said}. The "
+                "discount belongs to the TD target, not to measuring how well the agent plays.")
+
     def one_seed() -> bool:
         got = call(_angle_policy, 6, 3)
         first = references(_angle_policy, 1, 3)
         return any(np.allclose(got, ref[0]) for ref in first) and np.ptp(references(_angle_policy, 6, 3)[0]) > 0
 
+    def shifted(d: float = 0.0, seed_shift: int = 0, scale: float = 1.0, env: str = env_id) -> Callable[[], bool]:
+        """A detector: the answer's returns are ``scale`` times the reference's plus ``d``, with seed + seed_shift."""
+        def run() -> bool:
+            return all(any(np.allclose(call(_angle_policy, 6, seed, env), scale * r + d) for r in
+                           references(_angle_policy, 6, seed + seed_shift, env)) for seed in (0, 3))
+        return run
+
+    def not_greedy() -> bool:
+        """The env received actions the policy did not choose (a plain env, or a vector env stepped in order)."""
+        chosen = []
+
+        def spy(obs):
+            out = _angle_policy(obs)
+            chosen.extend(np.asarray(out).reshape(-1).tolist())
+            return out
+
+        _TAKEN.clear()
+        call(spy, 3, 0, HALF_REWARD_ID)
+        seen["taken"], seen["chosen"] = list(_TAKEN), chosen
+        return len(_TAKEN) == len(chosen) and _TAKEN != chosen
+
+    def not_greedy_hint() -> str:
+        taken, chosen = seen["taken"], seen["chosen"]
+        other = sum(a != b for a, b in zip(taken, chosen, strict=True))
+        return (f"In {len(taken)} steps the env got an action other than the policy's {other} times: your loop "
+                "explores (random actions, epsilon). An evaluation measures the policy itself, so two calls with "
+                "the same seed give the same returns: take the policy's action at every step. Exploration belongs "
+                "to training.")
+
+    seen: dict[str, list] = {}
     mistakes = [
+        Mistake("you counted steps, not rewards: each return is the episode's length.",
+                shifted(scale=2.0, env=HALF_REWARD_ID),
+                f"CartPole-v1 pays 1 per step, so there the length and the return agree; {HALF_REWARD_ID} pays 0.5 "
+                "per step and your returns came out twice the reference's. Add up the reward env.step gives, "
+                "whatever it is."),
+        Mistake("the reward of the last step is missing: each return is exactly 1 lower.", shifted(d=-1.0),
+                "CartPole-v1 pays 1 per step and each of your returns is 1 short: the step that ends the episode "
+                "counts too. Add its reward before you stop the episode's loop."),
+        Mistake("the seed is off by one: episode i was reset with seed + i + 1.", shifted(seed_shift=1),
+                "Your returns for seed=s are the reference's for seed=s + 1. Episodes are numbered from 0 and the "
+                "first one is reset with the seed itself, so that evaluate(..., seed) plays the episodes the "
+                "reference plays."),
+        Mistake("your evaluation is not greedy: the env received actions the policy did not choose.", not_greedy,
+                not_greedy_hint),
+        Mistake("the number of returns is off by one: one episode too few or too many.", off_by_one,
+                lambda: "For n_episodes = 4, 1, 7 yours returned arrays of shape "
+                f"{', '.join(str(v) for v in counts().values())}. Play exactly n_episodes episodes, numbered 0 to "
+                "n_episodes - 1, and keep one return for each."),
+        Mistake("one episode was never played: the first or the last return is 0.", first_or_last_left_out,
+                lambda: f"With n_episodes=6, seed=3 yours returned {fmt(call(_angle_policy, 6, 3))}, the reference "
+                f"{fmt(references(_angle_policy, 6, 3)[0])}. Episodes are numbered 0 to n_episodes - 1: a loop over "
+                "them that starts at 1 or stops one early leaves a return at 0."),
+        Mistake("your returns are discounted: the rewards were multiplied by powers of gamma.", discounted,
+                discounted_hint),
         Mistake("every episode was reset with the same seed: they are all the same episode.", one_seed,
                 "Episode i starts from a reset with seed + i, so that the episodes differ and the whole set is "
                 "reproducible."),
         Mistake("your returns are running sums: each episode's return includes the episodes before it.",
                 detect(running_sum), RUNNING_SUM_HINT),
         Mistake("rewards were still added after an env's first episode had ended.",
-                detect(lambda got, refs: any(counts_on(got, ref) for ref in refs)), COUNTS_ON_HINT),
+                lambda: used_vector_env() and detect(lambda got, refs: any(counts_on(got, ref) for ref in refs))(),
+                COUNTS_ON_HINT),
     ]
     return run_tests(name, tests, signature, mistakes)

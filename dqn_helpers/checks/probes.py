@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
-from dqn_helpers.checks.dqn_update import broadcast_mistake
+from dqn_helpers.checks.dqn_update import broadcast_mistake, update_references
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.limits import time_limit
 from dqn_helpers.checks.shapes import broadcast_seen
@@ -148,9 +148,11 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     :class:`~dqn_helpers.DeepQLearner`). One property per probe: after training, every
     predicted Q-value is within 0.2 of the optimal one; one more that the update keeps one
     value per transition (no (B, 1) tensor broadcast against a (B,) one); one that it is
-    the student's own code (not ``learner.update(batch)``). A failed probe says which part
-    of DQN it isolates and where to look; patterns across probes name the mistake (no
-    discount, bootstrapping through terminal states, a flipped sign, ignoring the action).
+    the student's own code (no call of ``learner.update``, ``update_variant`` or ``td_target``).
+    A failed probe says which part of DQN it isolates and where to look; patterns across
+    probes name the mistake (no discount, bootstrapping through terminal states, a reward masked
+    with the bootstrap, a flipped sign, ignoring the action; with ``loop``, a loop that never calls
+    ``learner.act``).
 
     ``loop``: the student's training loop (notebook 09's ``training_loop``). Then the whole
     agent is trained on each probe, as ARENA does: the loop acts with ``learner.act``,
@@ -230,13 +232,32 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     tests = [Test(titles[n], probe_test(n, cls), time_limit=time_limit(6 if loop is not None else 3))
              for n, cls in enumerate(PROBES.values(), start=1)]
     tests += [Test("keeps one value per transition (no (B, 1) tensor broadcast against a (B,) one)", flat_shapes),
-              Test(OWN_CODE, own_code_test(one_update, {"learner.update": _learner_update()}, answer=update))]
+              Test(OWN_CODE, own_code_test(one_update, update_references(), answer=update))]
+    def all_zero(number) -> bool:
+        return bool((table()[table()["probe"] == number]["predicted_q"].abs() < 0.1).all())
+
+    def acts() -> int:
+        return int(table()["acts"].sum())
+
     mistakes = [broadcast_mistake(one_update, batch_size)]
     if loop is not None:
+        # before the loop-versus-update comparison: a loop that never explores is named, not described probe by probe
+        mistakes.append(Mistake(
+            "your loop never calls learner.act, so it never explores.", lambda: acts() == 0,
+            f"The probes counted 0 learner.act calls in {LOOP_SETTINGS['total_steps']} env steps: your loop chooses "
+            "its actions another way (greedy, or by its own rule), so the agent never tries the actions it does not "
+            "yet rate best and never learns their values. Let learner.act choose every step's actions: it explores "
+            "with the current epsilon."))
         mistakes.append(Mistake("the update is right but the training loop is not: the agent trained by your loop "
                                 "fails probes that your update passes on its own.",
                                 lambda: all(ok(n, with_loop=False) for n in range(1, 6)), loop_hint))
     mistakes += [
+        # before the sign rule: values stuck at 0 can sit just below it
+        Mistake("the terminal reward is masked too: every Q-value stays near 0.",
+                lambda: all_zero(1) and all_zero(2),
+                "The one-step probes end every episode at once with a reward of +1 or -1, and your agent learned 0: "
+                "its target dropped the reward of terminal transitions along with the bootstrap. Only the future "
+                "vanishes at a terminal state; the reward of that last step still counts."),
         Mistake("the values move away from the targets: the update climbs the loss instead of descending it.",
                 lambda: not np.isfinite(q(1)) or q(1) < 0.0 or abs(q(1)) > 10,
                 "Minimize (Q(s, a) - y)^2: the gradients must come from the loss itself, not from its negative."),
@@ -259,8 +280,3 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     ]
     return run_tests(name, tests, signature, mistakes)
 
-
-def _learner_update():
-    from dqn_helpers.learner import DeepQLearner
-
-    return DeepQLearner.update

@@ -1,6 +1,6 @@
 """Check of a Q-network builder: one output per action, trainable, nonlinear, unbounded.
 
-Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 2).
+Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 1).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def check_q_network(make_fn) -> CheckReport:
             raise Fail(
                 "a torch.nn.Module (e.g. nn.Sequential)",
                 describe(net),
-                "Return the network, e.g. `return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), ...)`.",
+                "Return the network object itself (a module such as nn.Sequential of your layers), not its output or "
+                "a list of layers.",
             )
         return net
 

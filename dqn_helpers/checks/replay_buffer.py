@@ -77,8 +77,8 @@ def check_replay_buffer(cls) -> CheckReport:
     slots; fields of a transition stay together; shapes and dtypes; wrap-around
     overwrites the oldest first; a ring (storage allocated once: a list trimmed with
     ``pop(0)`` or a deque is named as a queue); sampling more than stored raises an
-    error. Recognises sampling from all ``capacity`` slots and ``len()`` returning the
-    write position.
+    error. Recognises sampling from all ``capacity`` slots, ``len()`` returning the write
+    position and ``len()`` growing past the capacity.
     """
     name = "check_replay_buffer"
     signature = (
@@ -93,6 +93,8 @@ def check_replay_buffer(cls) -> CheckReport:
 
     def make(capacity: int):
         return cls(capacity, (4,), seed=0)
+
+    seen = {}  # what a detector saw, for its hint
 
     def remember(buf, start: int, n: int) -> None:
         r = _rows(start, n)
@@ -275,6 +277,20 @@ def check_replay_buffer(cls) -> CheckReport:
                    hint + "Allocate the storage once, in __init__, with `capacity` rows per field (arrays, not "
                    "growing lists or np.append), then overwrite the oldest rows.")
 
+    def len_past_capacity() -> bool:
+        """Overwrites the oldest rows, yet len() goes past the capacity (a buffer that keeps them all is not this)."""
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)
+        seen["len"] = length(buf)
+        if seen["len"] <= 5:
+            return False
+        try:
+            ids = sample_ids(buf, 5, 20)
+        except Exception:  # it drew rows past the end of its arrays: only len() says there are more
+            return True
+        return set(ids.tolist()) <= {2, 3, 4, 5, 6}
+
     def len_is_position() -> bool:
         buf = make(5)
         for k in range(7):
@@ -320,6 +336,14 @@ def check_replay_buffer(cls) -> CheckReport:
             "Draw indices from the filled part of the buffer (range(len(self))), not from all `capacity` slots.",
             explains=[WRITTEN_ONLY, "stores a batch of n rows in one remember() call",
                       "the fields of a sampled transition belong together"],
+        ),
+        Mistake(
+            "len() keeps growing past the capacity: it counts every transition ever stored, not those still held.",
+            len_past_capacity,
+            lambda: f"After 7 transitions in a buffer of capacity 5 your len() is {seen['len']}: the 2 oldest "
+            "were overwritten, so 5 are held. The count of stored rows grows with each transition and stops at "
+            "`capacity`; sampling draws from that many rows.",
+            explains=[WRAP, WRAP_BATCH],
         ),
         Mistake(
             "len() returns the write position, which falls back towards 0 when the ring wraps around, not the "

@@ -1,7 +1,7 @@
 """Check of the bootstrap mask where it is applied: the target of one transition from ``env.step``.
 
 Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 3, for the online loop of section 4).
-The TD-target function of exercise 1 receives ``terminated`` ready-made; the mistake of
+The TD-target function of exercise 2 receives ``terminated`` ready-made; the mistake of
 masking with ``done = terminated or truncated`` happens one step earlier, in the loop that
 unpacks ``env.step``. This check tests that call site.
 """

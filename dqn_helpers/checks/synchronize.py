@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -38,7 +37,9 @@ def check_synchronize(fn) -> CheckReport:
     the copy is independent of later online changes (catches aliasing such as
     ``target.weight.data = online.weight.data``); the online network is untouched; no
     gradient reaches the online network through the target; a frozen target stays frozen.
-    Recognises rebinding the argument, an inverted condition and an off-by-one period.
+    Recognises a copy of some parameters only (weights without biases, one layer), rebinding
+    the argument, an inverted condition, an off-by-one period, and shows the updates copied
+    at for any other condition.
     """
     name = "check_synchronize"
     signature = "fn(q_network, target_network, n_updates, sync_every) -> None"
@@ -55,14 +56,16 @@ def check_synchronize(fn) -> CheckReport:
             online, target = pair()
             fn(online, target, n_updates, sync_every)
             if not _same_weights(online, target):
+                times = copy_times()
+                how = ("When n_updates is a multiple of sync_every, copy the online weights into the target network's "
+                       "own parameters (a network can load another one's state dict). Rebinding the argument "
+                       "(`target_network = q_network`) changes nothing outside the function.")
                 raise Fail(
                     f"target weights equal to the online weights after fn(..., n_updates={n_updates}, "
                     f"sync_every={sync_every})",
                     f"the target still has different weights (over n_updates = 1 to 12 with sync_every=5 your "
-                    f"function copied at {copy_times() or 'none of them'})",
-                    "When n_updates is a multiple of sync_every, copy the online weights into the target network's "
-                    "own parameters (a network can load another one's state dict). Rebinding the argument "
-                    "(`target_network = q_network`) changes nothing outside the function.",
+                    f"function made the whole target equal to the online network at {times or 'none of them'})",
+                    "Your function does copy, at other updates: look at its condition." if times else how,
                 )
 
     def waits():
@@ -112,8 +115,28 @@ def check_synchronize(fn) -> CheckReport:
                 times.append(n_updates)
         return times
 
+    def entries(n_updates: int = 10, sync_every: int = 5) -> tuple[list[str], list[str]]:
+        """The state-dict entries of the target that fn made equal to the online ones, and the others."""
+        online, target = pair()
+        fn(online, target, n_updates, sync_every)
+        theirs = online.state_dict()
+        same = [k for k, v in target.state_dict().items() if torch.equal(v, theirs[k])]
+        return same, [k for k in theirs if k not in same]
+
+    def partial() -> bool:
+        same, missed = entries()
+        return bool(same) and bool(missed)
+
+    def partial_hint() -> str:
+        same, missed = entries()
+        skipped = ("the biases" if all(k.endswith("bias") for k in missed) and all(k.endswith("weight") for k in same)
+                   else "some parameters")
+        return (f"At n_updates=10, sync_every=5 your function copied {same} but not {missed}: {skipped} kept their old "
+                "values. The target must become an exact copy: every weight and every bias of every layer (a "
+                "whole state dict carries them all).")
+
     def never_copies() -> bool:
-        return copy_times() == []
+        return copy_times() == [] and entries()[0] == []
 
     def inverted() -> bool:
         return copy_times() == [t for t in range(1, 13) if t % 5]
@@ -122,9 +145,13 @@ def check_synchronize(fn) -> CheckReport:
         return copy_times() == [5]
 
     def off_by_one() -> bool:
-        times = copy_times()
-        gaps = set(np.diff(times).tolist()) if len(times) > 1 else {times[0] if times else 0}
-        return times != [5, 10] and len(gaps) == 1 and gaps.pop() in (4, 5, 6)
+        """n_updates + 1 or - 1 tested, or a period of sync_every + 1 or - 1."""
+        shifted = [[t for t in range(1, 13) if cond(t)] for cond in (
+            lambda t: (t + 1) % 5 == 0, lambda t: (t - 1) % 5 == 0, lambda t: t % 4 == 0, lambda t: t % 6 == 0)]
+        return copy_times() in shifted
+
+    def wrong_times() -> bool:  # never and always have their own hints
+        return copy_times() not in ([], [5, 10], list(range(1, 13)))
 
     def online_untouched():
         online, target = pair()
@@ -163,7 +190,8 @@ def check_synchronize(fn) -> CheckReport:
             raise Fail(
                 "a frozen target (requires_grad=False) that is synchronized and stays frozen",
                 f"parameters requiring grad: {trainable or 'none'}; weights copied: {_same_weights(online, target)}",
-                "Copy values into the existing parameters (load_state_dict) instead of replacing them.",
+                "Copy values into the existing parameters (load_state_dict) instead of replacing them." if trainable
+                else "No copy was made at n_updates=10, sync_every=5 (see the first property).",
             )
 
     tests = [
@@ -177,6 +205,8 @@ def check_synchronize(fn) -> CheckReport:
     copy_tests = [COPIES, "the copy is a copy: later online changes do not leak into the target",
                   "a frozen target stays frozen", WAITS]
     mistakes = [
+        Mistake("your function copies only some of the parameters into the target network.", partial, partial_hint,
+                explains=copy_tests),
         Mistake(
             "your function never changes the target network's weights.",
             never_copies,
@@ -203,6 +233,14 @@ def check_synchronize(fn) -> CheckReport:
             off_by_one,
             lambda: f"With sync_every=5 the copy must happen at n_updates = 5, 10, 15, ...; yours copied at "
             f"n_updates = {copy_times()} (of 1 to 12). Test n_updates itself against sync_every (no +1 or -1).",
+            explains=copy_tests,
+        ),
+        Mistake(  # last: what was seen, when no mistake above describes the condition
+            "your function copies at the wrong updates.",
+            wrong_times,
+            lambda: f"Over n_updates = 1 to 12 with sync_every=5 yours copied at n_updates = {copy_times()}; the "
+            "copies belong at 5 and 10, the multiples of sync_every, and nowhere else. The copy itself works: look "
+            "at the condition.",
             explains=copy_tests,
         ),
     ]

@@ -1,6 +1,7 @@
 """Checks for notebook 01: binning a continuous observation, and the tabular Q-learning update.
 
-Built step by step in ``notebooks/01_continuous_states.ipynb`` (exercises 4 and 5).
+Built step by step in ``notebooks/01_continuous_states.ipynb`` (exercise 1: the tabular update;
+exercise 2: the binning).
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ def check_q_learning_update(fn) -> CheckReport:
     ``y = r + gamma * max_a' Q[s', a']``, or ``y = r`` when ``terminated``. Tests: the step
     towards the target; the caller's table changes (in place; returning it as well is fine);
     only ``Q[s, a]`` changes; terminal states do not bootstrap; the max over next actions;
-    alpha and gamma. Recognises a bootstrap from Q[s', a] and from the argmax's index.
+    alpha and gamma. Recognises a bootstrap from Q[s', a], from the current state's row Q[s] and
+    from the argmax's index.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
@@ -202,13 +204,16 @@ def check_q_learning_update(fn) -> CheckReport:
             compare(f"alpha {alpha}, gamma {gamma}", "Use the alpha and gamma arguments, not fixed numbers.",
                     alpha=alpha, gamma=gamma)
 
-    def bootstraps_from(next_value) -> Callable[[], bool]:
-        """A detector: the update matches one whose bootstrap is ``next_value(row of Q[s'], action)``."""
+    def bootstraps_from(next_value, row: str = "next") -> Callable[[], bool]:
+        """A detector: the update matches one whose bootstrap is ``next_value(row of Q, action)``.
+
+        ``row`` says which row: the next state's (``"next"``) or the current state's (``"same"``).
+        """
 
         def detect() -> bool:
             for s, a, ns, alpha, gamma in ((0, 1, 1, 0.5, 0.9), (3, 0, 2, 1.0, 0.5)):
                 table = base.copy()
-                table[s, a] += alpha * (1.0 + gamma * next_value(base[ns], a) - table[s, a])
+                table[s, a] += alpha * (1.0 + gamma * next_value(base[ns if row == "next" else s], a) - table[s, a])
                 if not np.allclose(updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma), table):
                     return False
             return True
@@ -230,6 +235,10 @@ def check_q_learning_update(fn) -> CheckReport:
                 bootstraps_from(lambda row, a: row[a]),
                 "Q-learning's target uses the best value among the next state's actions, whatever action comes "
                 "next.", explains=value_tests),
+        Mistake("you bootstrapped from the current state's row, Q[state], not from the next state's, "
+                "Q[next_state].", bootstraps_from(lambda row, a: row.max(), row="same"),
+                "The target looks one step ahead: the reward plus gamma times the best value in the row of "
+                "next_state. Yours reads the row of state, the one being updated.", explains=value_tests),
         Mistake("you replaced Q[s, a] by the target, as if alpha were 1.",
                 lambda: np.allclose(updated(alpha=0.1), expected(alpha=1.0)),
                 "alpha is the size of the step: Q[s, a] moves only a fraction alpha of the way from its old value "

@@ -1,6 +1,6 @@
 """Check of the TD target ``r + gamma * (1 - terminated) * max_a' Q(s', a')``.
 
-Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 1).
+Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 2).
 """
 
 from __future__ import annotations

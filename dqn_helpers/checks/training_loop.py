@@ -15,11 +15,59 @@ import torch
 from dqn_helpers.checks.formatting import fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
 from dqn_helpers.checks.limits import time_limit
+from dqn_helpers.schedules import linear_epsilon
 
 HANG_HINT = ("Your loop did not finish: each pass must advance the count of env steps by env.num_envs, and the loop "
              "must stop once total_steps are done.")
 SIGNATURE = ("fn(env, learner, buffer, update, total_steps, batch_size, learning_starts, "
              "target_update_every, seed)")
+
+
+def _at(passes, done, values) -> str:
+    return ", ".join(f"{values[k]:.3g} after {done[k]} steps" for k in passes)
+
+
+# What a loop may give learner.decay_epsilon instead of the share of env steps done, as a function of the
+# vector steps k and the updates u made so far (with n envs and T total steps), and what that does.
+_PROGRESS_MISTAKES = {
+    "env steps": (lambda k, u, n, t, f: k * n,
+                  "the number of env steps done, where it expects the share of training done (a number from 0 to "
+                  "1): from the second step on that count is above exploration_fraction, so epsilon fell to its end "
+                  "value at once. Divide the count by total_steps."),
+    "passes": (lambda k, u, n, t, f: k,
+               "the number of passes of the loop, where it expects the share of training done (a number from 0 to "
+               "1): from the second pass on epsilon sits at its end value. Divide the env steps done by "
+               "total_steps."),
+    "updates": (lambda k, u, n, t, f: u / t,
+                "a share of updates, not of env steps: epsilon stays at its start value until learning_starts, "
+                "then falls about num_envs times too slowly. The schedule runs on env steps done / total_steps."),
+    "raw updates": (lambda k, u, n, t, f: u,
+                    "the number of updates made, where it expects the share of env steps done (a number from 0 to "
+                    "1): epsilon stays at its start value until learning_starts, then drops to its end value."),
+    "passes share": (lambda k, u, n, t, f: k / t,
+                     "the passes of the loop divided by total_steps: each pass is env.num_envs env steps, so "
+                     "epsilon falls num_envs times too slowly. Count env steps, not passes."),
+    "fraction twice": (lambda k, u, n, t, f: k * n / (f * t),
+                       "the env steps done divided by exploration_fraction * total_steps: decay_epsilon already "
+                       "spreads the decay over the first exploration_fraction of training, so exploration_fraction "
+                       "was applied twice and epsilon reached its end value that much too early. Give it the share "
+                       "of all of training done: env steps done / total_steps."),
+}
+
+
+def _schedule_hint(rec) -> str:
+    """Name what the loop gave learner.decay_epsilon, or show it."""
+    if not rec.decays:
+        return "Before acting, every pass, give learner.decay_epsilon the share of training done so far."
+    n, t, f = rec.num_envs, rec.settings["total_steps"], rec.learner.exploration_fraction
+    for count, hint in _PROGRESS_MISTAKES.values():
+        # the count may be taken before or after this pass's step and update
+        if all(min(count(k - 1, u - 1, n, t, f), count(k + 1, u + 1, n, t, f)) - 1e-9 <= p
+               <= max(count(k - 1, u - 1, n, t, f), count(k + 1, u + 1, n, t, f)) + 1e-9 for k, u, p in rec.decays):
+            return "Your loop gave learner.decay_epsilon " + hint
+    given = ", ".join(f"{p:.3g}" for _, _, p in rec.decays[:4])
+    return (f"Your loop gave learner.decay_epsilon {given}, ... on its first calls. It expects the share of training "
+            "done, from 0 before the first step to nearly 1 at the last: env steps done divided by total_steps.")
 
 
 class _Recorder:
@@ -34,6 +82,7 @@ class _Recorder:
         self.num_envs = env.num_envs
         self.resets, self.steps, self.acted, self.actions, self.epsilons = [], [], [], [], []
         self.remembered, self.batch_sizes, self.syncs, self.direct_updates = [], [], [], 0
+        self.decays = []  # (vector steps done, updates done, progress) of each learner.decay_epsilon call
         recorder = self
 
         class Env:
@@ -56,8 +105,9 @@ class _Recorder:
                                                                                     terminated)))
                 super().remember(obs, actions, rewards, next_obs, terminated)
 
-        learner = DeepQLearner(4, 2, hidden_sizes=(16,), seed=seed)
-        act, sync, learner_update = learner.act, learner.synchronize, learner.update
+        # epsilon decays over half the run, so a schedule fed the wrong count shows mid-run, not only at the ends
+        learner = DeepQLearner(4, 2, hidden_sizes=(16,), exploration_fraction=0.5, seed=seed)
+        act, sync, learner_update, decay = learner.act, learner.synchronize, learner.update, learner.decay_epsilon
         inside_update = []
 
         def spy_act(obs):
@@ -70,6 +120,10 @@ class _Recorder:
         def spy_sync():
             recorder.syncs.append(len(recorder.batch_sizes))
             sync()
+
+        def spy_decay(progress):
+            recorder.decays.append((len(recorder.steps), len(recorder.batch_sizes), float(progress)))
+            return decay(progress)
 
         def spy_learner_update(batch):
             recorder.direct_updates += not inside_update
@@ -84,6 +138,7 @@ class _Recorder:
                 inside_update.pop()
 
         learner.act, learner.synchronize, learner.update = spy_act, spy_sync, spy_learner_update
+        learner.decay_epsilon = spy_decay
         self.learner = learner
         fn(Env(), learner, Buffer(10_000, (4,), seed=seed), update, **self.settings)
         env.close()
@@ -97,10 +152,12 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
     """Check ``fn(env, learner, buffer, update, total_steps, ...)``, the DQN loop (notebook 09_write_your_own_dqn).
 
     Properties, on recording wrappers: the env is reset once with the seed and stepped
-    ``total_steps / num_envs`` times; actions come from ``learner.act`` on the latest
-    observations; epsilon decays from its start to its end value; each real transition
-    is remembered once, with the true final observation and ``terminated`` (not
-    ``done``), steps marked ``learnable=False`` skipped; one update per vector step from
+    ``total_steps / num_envs`` times; actions come from ``learner.act`` (a loop that never calls
+    it stops the check there: the later properties follow its calls), on the latest observations;
+    epsilon follows the schedule of the share of env steps done, mid-run too (a count of env
+    steps, of passes or of updates given instead, or exploration_fraction applied twice, is
+    named); each real transition is remembered once, with the true final observation and
+    ``terminated`` (not ``done``), steps marked ``learnable=False`` skipped; one update per vector step from
     ``learning_starts`` on, on batches of ``batch_size``; a synchronization every
     ``target_update_every`` updates. Then a real run of ``learning_steps`` env steps on
     CartPole-v1 must reach a greedy mean return of ``min_return`` (random play: about 22).
@@ -132,11 +189,17 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
                        "Reset once before the loop, with the seed; each pass of the loop steps all envs once, so "
                        "it runs total_steps / env.num_envs times. The vector env resets ended episodes itself.")
 
-    def acts_on_latest():
+    def acts():
         rec = copies()
         if len(rec.acted) != len(rec.steps):
             raise Fail("one learner.act(obs) per env step", f"{len(rec.acted)} calls for {len(rec.steps)} steps",
-                       "Let learner.act choose every step's actions: it explores with the current epsilon.")
+                       "Let learner.act choose every step's actions: it explores with the current epsilon"
+                       + (" (learner.greedy_actions never explores)" if not rec.acted else "") + ". The checks "
+                       "below (epsilon, what is remembered, updates) follow learner.act's calls, so they wait until "
+                       "this one passes.")
+
+    def acts_on_latest():
+        rec = copies()
         for k in range(1, len(rec.acted)):
             previous = rec.steps[k - 1]
             if not np.allclose(rec.acted[k], previous.next_obs):
@@ -148,13 +211,22 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
 
     def decays_epsilon():
         rec = copies()
-        eps = np.array(rec.epsilons)
-        learner = rec.learner
-        if len(eps) == 0 or abs(eps[0] - learner.epsilon_start) > 1e-6 or abs(eps[-1] - learner.epsilon_end) > 1e-6 \
-                or np.any(np.diff(eps) > 1e-9):
-            raise Fail(f"epsilon falling from {learner.epsilon_start} to {learner.epsilon_end} during training",
-                       f"epsilon at act(): first {eps[0] if len(eps) else None}, last {eps[-1] if len(eps) else None}",
-                       "Before acting, every pass, give learner.decay_epsilon the share of training done so far.")
+        eps, learner = np.array(rec.epsilons), rec.learner
+        start, end = learner.epsilon_start, learner.epsilon_end
+        n, total = rec.num_envs, rec.settings["total_steps"]
+        done = np.arange(len(eps)) * n  # env steps done before each act()
+
+        def schedule(steps):
+            return np.array([linear_epsilon(p, start, end, learner.exploration_fraction) for p in steps / total])
+
+        # mid-run, one pass of slack either way: the share may be counted before or after the pass's own steps
+        off = (eps < schedule(done + n) - 1e-6) | (eps > schedule(done - n) + 1e-6)
+        if len(eps) and abs(eps[0] - start) < 1e-6 and abs(eps[-1] - end) < 1e-6 and not off.any():
+            return
+        shown = sorted({0, len(eps) // 8, len(eps) // 4, len(eps) // 2, len(eps) - 1}) if len(eps) else []
+        raise Fail(f"epsilon falling from {start} to {end} over the first {learner.exploration_fraction:g} of the "
+                   f"{total} env steps, then staying there: {_at(shown, done, schedule(done))}",
+                   f"epsilon at act(): {_at(shown, done, eps)}", _schedule_hint(rec))
 
     def true_final_obs():
         rec = copies()
@@ -171,7 +243,10 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
 
     def remembers_obs_and_actions():
         rec = copies()
+        acts_on_latest()
         obs, actions = rec.stacked(0), rec.stacked(1).reshape(-1)
+        if not rec.acted:  # nothing to compare with (the act test above says why)
+            raise Fail("observations passed to learner.act", "no call of learner.act")
         want_obs = np.concatenate(rec.acted)
         want_actions = np.concatenate(rec.actions)
         if obs.shape != want_obs.shape or not np.allclose(obs, want_obs) or not np.array_equal(actions, want_actions):
@@ -245,9 +320,9 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
 
     tests = [
         Test("resets once with the seed and steps total_steps / num_envs times", runs_and_steps, required=True),
-        Test("acts with learner.act on the latest observations", acts_on_latest),
+        Test("acts with learner.act, once per env step", acts, required=True),
         Test("decays epsilon from its start to its end value", decays_epsilon),
-        Test("remembers the observations acted on and the actions taken", remembers_obs_and_actions),
+        Test("acts on the latest observations, and remembers them with the actions taken", remembers_obs_and_actions),
         Test("remembers the true final observation (not the reset one)", true_final_obs),
         Test("remembers terminated, not terminated or truncated", remembers_terminated),
         Test("skips steps that are no transitions (learnable=False)", skips_non_transitions),
