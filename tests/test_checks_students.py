@@ -1256,3 +1256,121 @@ REVIEWED += [  # the second review's wrong answers: their reports must not paste
         dict(target_of=lambda r, a, v, g: g * (r + a * v)), dict(target_of=lambda r, a, v, g: a * (r + g * v)),
         dict(in_place=True))],
 ]
+
+
+# --------------------------------------------------------------------------- 13. notebook 01's checks, third review
+
+
+def q_update_skips_terminal(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    if terminated:
+        return  # "nothing to bootstrap from": but the reward is never learned
+    q_table[state, action] += alpha * (reward + gamma * np.max(q_table[next_state]) - q_table[state, action])
+
+
+def q_update_global_max(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + gamma * q_table.max()
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+def q_update_swapped(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + alpha * np.max(q_table[next_state])
+    q_table[state, action] += gamma * (target - q_table[state, action])
+
+
+def q_update_terminal_is_reward(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    if terminated:
+        q_table[state, action] = reward
+    else:
+        q_table[state, action] += alpha * (reward + gamma * np.max(q_table[next_state]) - q_table[state, action])
+
+
+def q_update_inverted_mask(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward + (gamma * np.max(q_table[next_state]) if terminated else 0.0)
+    q_table[state, action] += alpha * (target - q_table[state, action])
+
+
+def q_update_local_scalar(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    value = q_table[state, action]  # a plain number: the table never sees the change
+    value += alpha * (reward + (0.0 if terminated else gamma * np.max(q_table[next_state])) - value)
+
+
+def q_update_whole_row(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + gamma * np.max(q_table[next_state])
+    q_table[state] += alpha * (target - q_table[state, action])
+
+
+def discretise_no_lower_clip(obs, low, high, n_bins):
+    index = 0
+    for x, lo, hi, n in zip(obs, low, high, n_bins, strict=True):
+        index = index * n + min(int((x - lo) / (hi - lo) * n), n - 1)
+    return index
+
+
+def discretise_linspace_edges(obs, low, high, n_bins):
+    index = 0
+    for x, lo, hi, n in zip(obs, low, high, n_bins, strict=True):
+        edges = np.linspace(lo, hi, n)  # n edges: n - 1 bins
+        index = index * n + int(np.clip(np.digitize(x, edges) - 1, 0, n - 1))
+    return index
+
+
+NOTEBOOK_01 = [
+    (check_q_learning_update, q_update_skips_terminal, "does not update Q[s, a] at all",
+     ["no bootstrap from a terminated state"]),
+    (check_q_learning_update, q_update_global_max, "largest value in the whole table", None),
+    (check_q_learning_update, q_update_swapped, "alpha and gamma are swapped", None),
+    (check_q_learning_update, q_update_terminal_is_reward, "you set Q[s, a] to the reward",
+     ["no bootstrap from a terminated state"]),
+    (check_q_learning_update, q_update_inverted_mask, "terminal mask is inverted", None),
+    (check_q_learning_update, q_update_local_scalar, "the table passed in never changes", None),
+    (check_q_learning_update, q_update_whole_row, "the whole row Q[state]", None),
+    (check_discretise, discretise_no_lower_clip, "values below low[d] are not clipped",
+     ["values outside [low, high], and high itself, go to the edge bins"]),
+    (check_discretise, discretise_linspace_edges, "n_bins[d] - 1 bins", None),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "words", "only_failed"), NOTEBOOK_01,
+                         ids=lambda x: getattr(x, "__name__", ""))
+def test_notebook_01_wrong_answers_fail_and_are_named(check, answer, words, only_failed):
+    report = check(answer)
+    text = named(report, words)
+    if only_failed is not None:
+        assert failed(report) == only_failed, text
+    assert all(r.consequence for r in report.failures), text  # every failure is traced to the named mistake
+    assert "Combine the bin numbers like the digits" not in text and "not in place" not in report.mistake
+
+
+def test_whole_row_update_shows_the_other_changed_entries():
+    text = str(check_q_learning_update(q_update_whole_row))
+    assert "it also changed the entries [[0, 0], [0, 2]]" in text
+
+
+def test_inverted_tabular_mask_is_not_called_a_copy():
+    report = check_q_learning_update(q_update_inverted_mask)
+    assert "updates the table passed in (in place)" not in failed(report), str(report)
+
+
+def q_update_row_view(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    row = q_table[state]  # a view: writing into it writes into the table
+    best_next = 0.0 if terminated else float(np.max(q_table[next_state]))
+    row[action] = row[action] + alpha * (reward + gamma * best_next - row[action])
+
+
+def discretise_digitize(obs, low, high, n_bins):
+    index = 0
+    for x, lo, hi, n in zip(obs, low, high, n_bins, strict=True):
+        inner = np.linspace(lo, hi, n + 1)[1:-1]  # n - 1 inner edges: n bins
+        index = index * n + int(np.digitize(x, inner))
+    return index
+
+
+@pytest.mark.parametrize(("check", "answer"), [(check_q_learning_update, q_update_row_view),
+                                               (check_discretise, discretise_digitize)],
+                         ids=lambda x: getattr(x, "__name__", ""))
+def test_notebook_01_correct_answers_written_differently_pass(check, answer):
+    report = check(answer)
+    assert report, str(report)
+
+
+REVIEWED += [(check, answer) for check, answer, *_ in NOTEBOOK_01]

@@ -8,9 +8,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dqn_helpers.adam import Adam
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.formatting import describe
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+
+
+_FIT_TARGETS = (50.0, -20.0, 100.0)  # Q-values of three actions, of the size CartPole's returns have
 
 
 def _one_row_error(err: BaseException) -> str | None:
@@ -28,8 +32,11 @@ def check_q_network(make_fn) -> CheckReport:
     Tests: it returns an ``nn.Module``; a batch ``(B, obs_dim)`` gives ``(B, n_actions)``
     for two sizes; a single observation works; it has trainable parameters that all
     receive gradients; it is not a linear map (an activation between the layers); its
-    outputs are unbounded Q-values (no softmax/sigmoid); each row depends only on its
+    outputs are unbounded Q-values, one free value per action (a few hundred Adam steps
+    reach targets 50, -20 and 100; no softmax/sigmoid/tanh); each row depends only on its
     own observation; it is the student's own network (not :func:`dqn_helpers.make_q_network`).
+    Recognises Dropout in training mode, a log-softmax, one output copied to every action
+    and a bounded activation at the end.
     """
     from dqn_helpers.q_network import make_q_network
 
@@ -125,6 +132,27 @@ def check_q_network(make_fn) -> CheckReport:
                 f"only values in [{float(out.min()):.3g}, {float(out.max()):.3g}]",
                 "End with a plain nn.Linear layer (no ReLU, sigmoid or softmax after it).",
             )
+        # Values of any size, and a different one per action: a few hundred Adam steps towards
+        # returns such as 50, -20 and 100 must get there.
+        net = build(4, 3)
+        x = torch.randn(32, 4)
+        wanted = torch.tensor(_FIT_TARGETS).expand(32, 3)
+        optimizer = Adam(net.parameters(), lr=0.1)  # the package's: torch.optim would import the compiler
+        for _ in range(300):
+            loss = (forward(net, x) - wanted).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            got = forward(net, x)
+        error = float((got - wanted).abs().max())
+        if error > 10.0:
+            raise Fail(
+                f"after 300 Adam steps towards the Q-values {list(_FIT_TARGETS)} (3 actions), outputs within 10 of them",
+                f"outputs in [{float(got.min()):.3g}, {float(got.max()):.3g}], up to {error:.3g} away",
+                "Q-values are expected returns: any real number, and a different one for each action. The last "
+                "layer must give n_actions free outputs, with nothing after it that limits or ties them.",
+            )
 
     def rowwise():
         net = build()
@@ -139,6 +167,26 @@ def check_q_network(make_fn) -> CheckReport:
                 "Avoid layers that mix rows (BatchNorm, softmax over dim=0).",
             )
 
+    def random_layers() -> bool:
+        net, x = build(), torch.randn(16, 4)
+        with torch.no_grad():
+            return not torch.equal(forward(net, x), forward(net, x))
+
+    def log_softmax() -> bool:
+        with torch.no_grad():
+            out = forward(build(), torch.randn(64, 4) * 5)
+        return bool(torch.allclose(out.exp().sum(dim=1), torch.ones(64), atol=1e-3))
+
+    def same_value() -> bool:
+        with torch.no_grad():
+            out = forward(build(4, 3), torch.randn(64, 4) * 5)
+        return bool(torch.allclose(out, out[:, :1].expand_as(out), atol=1e-6))
+
+    def bounded_end() -> bool:
+        with torch.no_grad():
+            out = forward(build(4, 3), torch.randn(256, 4) * 1000)
+        return float(out.abs().max()) <= 1.0 + 1e-4
+
     tests = [
         Test("returns a torch.nn.Module", is_module, required=True),
         Test(OWN_CODE, own_code_test(build, {"dqn_helpers.make_q_network": make_q_network}, answer=make_fn),
@@ -148,8 +196,36 @@ def check_q_network(make_fn) -> CheckReport:
         Test("has trainable parameters", trainable),
         Test("gradients reach every parameter", gradients),
         Test("is nonlinear (activation between the layers)", nonlinear),
-        Test("outputs unbounded Q-values (no softmax or sigmoid at the end)", unbounded),
+        Test("outputs unbounded Q-values, one free value per action (no softmax, sigmoid or tanh at the end)",
+             unbounded),
         Test("each row depends only on its own observation", rowwise, on_error=_one_row_error),
     ]
-    return run_tests(name, tests, signature)
+    mistakes = [
+        Mistake(
+            "random layers (Dropout) in training mode: the same observation gives different Q-values.",
+            random_layers,
+            "Two calls on the same batch gave different outputs. The greedy action and the TD target must not "
+            "change from one call to the next: leave Dropout (and any other random layer) out of a Q-network.",
+        ),
+        Mistake(
+            "log-softmax: log-probabilities, not values (a log-softmax at the end).",
+            log_softmax,
+            "Your outputs are the logarithms of probabilities: each row's exponentials sum to 1, so every output is "
+            "at most 0 and raising one action lowers the others. Q-values are expected returns: remove the "
+            "(log-)softmax and keep the last linear layer's outputs.",
+        ),
+        Mistake(
+            "all actions get the same value: the network has one output, copied to every action.",
+            same_value,
+            "Every column of your output is identical, so the greedy action can never depend on the state and the "
+            "TD loss cannot tell the actions apart. Give the last layer one output per action.",
+        ),
+        Mistake(
+            "a bounded activation at the end (tanh, sigmoid, clamp): Q-values cannot reach the returns.",
+            bounded_end,
+            "Even for huge inputs your outputs stay within [-1, 1]. A CartPole return is worth up to about 100; "
+            "remove the squashing function after the last linear layer.",
+        ),
+    ]
+    return run_tests(name, tests, signature, mistakes)
 

@@ -29,10 +29,20 @@ def _rows(start: int, n: int) -> dict[str, np.ndarray]:
     )
 
 
-WRITTEN_ONLY = "samples only written slots"
+WRITTEN_ONLY = ("samples only written slots, each about equally often, from a generator seeded by `seed` "
+                "(same seed, same batches)")
 RING = "a ring: memory allocated once, not grown as the buffer fills"
 WRAP = "when full, overwrites the oldest transitions first (wrap-around)"
 WRAP_BATCH = "a batch that crosses the end of the ring wraps around within the batch"
+UNIFORM = WRITTEN_ONLY
+SEEDED = UNIFORM
+BATCH_ROWS = "stores a batch of n rows in one remember() call, as copies of the caller's arrays"
+COPIES = BATCH_ROWS
+OVERSAMPLE = "sample(len(buffer)) works; asking for more than is stored raises a ValueError"
+FULL_BATCH = OVERSAMPLE
+TOGETHER = "the fields of a sampled transition belong together"
+SHAPES = "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)"
+_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
 
 def _sizes(buf) -> dict[str, tuple[str, int]]:
@@ -91,8 +101,8 @@ def check_replay_buffer(cls) -> CheckReport:
     references = {f"ReplayBuffer.{m}": getattr(ReplayBuffer, m) for m in methods} | {
         "dqn_helpers.ReplayBuffer": ReplayBuffer}
 
-    def make(capacity: int):
-        return cls(capacity, (4,), seed=0)
+    def make(capacity: int, seed: int = 0):
+        return cls(capacity, (4,), seed=seed)
 
     seen = {}  # what a detector saw, for its hint
 
@@ -192,7 +202,11 @@ def check_replay_buffer(cls) -> CheckReport:
         for field_name, shape in wanted.items():
             got = array(attr(batch, field_name, "the batch"), field_name)
             if got.shape != shape:
-                raise Fail(f"`{field_name}` of shape {shape} for sample(8)", f"shape {got.shape}")
+                hint = ("A (B, 1) column where a (B,) vector is expected broadcasts against the other (B,) tensors "
+                        "of the TD target into a (B, B) table. Store one number per row for this field (an array "
+                        "of shape (capacity,)) and return it as it is stored." if got.shape == (8, 1) else
+                        "Return one row per sampled transition: the first dimension is the batch size.")
+                raise Fail(f"`{field_name}` of shape {shape} for sample(8)", f"shape {got.shape}", hint)
         for field_name in ("obs", "next_obs"):
             got = array(attr(batch, field_name, "the batch"), field_name)
             if got.dtype != np.float32:
@@ -303,6 +317,13 @@ def check_replay_buffer(cls) -> CheckReport:
         try:
             batch = buf.sample(10)
         except Exception as err:
+            if not isinstance(err, ValueError):
+                raise Fail(
+                    "a ValueError (the exercise asks for one: the argument has a bad value)",
+                    f"{type(err).__name__}: {err}",
+                    "Check the request yourself and raise a ValueError that says how many transitions are "
+                    "stored. An assert is not that: it raises AssertionError, and Python skips it under -O.",
+                ) from err
             if not str(err).strip():
                 raise Fail(
                     "an error with a message", f"{type(err).__name__} without a message", "Say what went wrong."
@@ -315,26 +336,183 @@ def check_replay_buffer(cls) -> CheckReport:
             "Raise a ValueError that says how many transitions are stored, e.g. `raise ValueError(f'...')`.",
         )
 
+    def full_batch():
+        buf = make(100)
+        remember(buf, 0, 3)
+        try:
+            ids = sample_ids(buf, 3, 20)
+        except Fail:
+            raise
+        except Exception as err:
+            raise Fail("a batch of 3 from a buffer holding 3", f"{type(err).__name__}: {err}",
+                       "Raise only when more transitions are asked for than are stored: asking for exactly as "
+                       "many as are stored is allowed.") from err
+        if not set(ids.tolist()) <= {0, 1, 2}:
+            raise Fail("only the 3 stored transitions", f"sampled ids {sorted(set(ids.tolist()))[:10]}")
+
+    def uniform():
+        buf = make(100)
+        remember(buf, 0, 20)
+        ids = sample_ids(buf, 4, 500)  # 2,000 draws: about 100 of each of the 20 stored transitions
+        counts = np.bincount(np.clip(ids, 0, 20), minlength=21)[:20]
+        seen["counts"] = counts
+        if counts.min() < 40 or counts.max() > 180:
+            raise Fail(
+                "each of 20 stored transitions drawn about 100 times in 500 batches of 4 (uniform sampling)",
+                f"counts from {counts.min()} to {counts.max()} (per transition: {counts.tolist()})",
+                "Draw each batch's indices at random, each of the stored rows equally likely, anew at every "
+                "call: not the newest rows, and not the same rows each time.",
+            )
+
+    def seeded():
+        def draws(seed):
+            buf = make(100, seed=seed)
+            remember(buf, 0, 50)
+            return sample_ids(buf, 8, 5)
+
+        first, again, other = draws(7), draws(7), draws(8)
+        if not np.array_equal(first, again):
+            raise Fail("the same 5 batches from two buffers built with seed=7", f"{first[:8]} then {again[:8]}",
+                       "Seed your own random generator with the `seed` argument in __init__ and draw every "
+                       "batch from it; an unseeded generator (or the global one) gives different batches "
+                       "at every run.")
+        if np.array_equal(first, other):
+            raise Fail("different batches for seed=7 and seed=8", f"the same ids {first[:8]} for both",
+                       "Pass `seed` to your generator: a fixed seed written into the class ignores the argument.")
+
+    def copies():
+        buf = make(100)
+        r = _rows(0, 10)
+        buf.remember(r["obs"], r["actions"], r["rewards"], r["next_obs"], r["terminated"])
+        for value in r.values():
+            value[...] = 0  # the caller reuses its arrays (a vector env returns new ones, a loop may not)
+        batch = buf.sample(10)
+        obs = array(attr(batch, "obs", "the batch"), "obs").reshape(-1, 4)
+        growing = any(isinstance(v, list | deque) and len(v) < 100 for v in vars(buf).values())
+        if (obs[:, 0] == 0).any() and not growing:  # a growing list or deque: the ring test names that first
+            raise Fail(
+                "the stored values unchanged after the caller overwrote its own arrays",
+                f"sampled obs[:, 0] = {fmt(obs[:5, 0])}: the buffer saw the caller's change",
+                "remember() kept references to (views of) the caller's arrays instead of copying their values. "
+                "Copy each field into your own preallocated array, one array per field.",
+            )
+
+    def newest_only() -> bool:
+        buf = make(100)
+        remember(buf, 0, 20)
+        return set(sample_ids(buf, 4, 50).tolist()) == {16, 17, 18, 19}
+
+    def one_short() -> bool:
+        """A range that stops one short: integers(0, size - 1), or randint's inclusive end used the other way."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = set(sample_ids(buf, 2, 300).tolist())
+        return length(buf) == 3 and ids == {0, 1}
+
+    def from_position() -> bool:
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)  # position 2, 5 rows held: slots 0 and 1 hold 5 and 6
+        return length(buf) == 5 and set(sample_ids(buf, 2, 200).tolist()) == {5, 6}
+
+    def refuses_full_batch() -> bool:
+        buf = make(100)
+        remember(buf, 0, 3)
+        buf.sample(2)
+        try:
+            buf.sample(3)
+        except Exception:
+            return True
+        return False
+
+    def misplaced_field() -> bool:
+        buf = make(100)
+        remember(buf, 0, 10)
+        batch = buf.sample(10)
+        ids = np.clip(np.rint(array(attr(batch, "obs", "the batch"), "obs").reshape(-1, 4)[:, 0] - 1000), 0, 9)
+        expected = _rows(0, 10)
+        for got_name in _FIELDS:
+            got = array(attr(batch, got_name, "the batch"), got_name).astype(np.float64)
+            for other in _FIELDS:
+                want = expected[other][ids.astype(int)].astype(np.float64)
+                if other != got_name and got.size == want.size and np.allclose(got.reshape(want.shape), want):
+                    seen["misplaced"] = (got_name, other)
+                    return True
+        return False
+
+    def column_shapes() -> bool:
+        buf = make(100)
+        remember(buf, 0, 12)
+        batch = buf.sample(8)
+        columns = [f for f in ("actions", "rewards", "terminated")
+                   if array(attr(batch, f, "the batch"), f).shape == (8, 1)]
+        seen["columns"] = columns
+        return bool(columns)
+
     tests = [
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
         Test(OWN_CODE, own_code_test(fill_and_sample, references,
                                      "your class", lambda: inherited(cls, ReplayBuffer, methods), cls), required=True),
         Test("len counts the stored transitions", len_after_remember),
-        Test("stores a batch of n rows in one remember() call", batch_of_rows),
-        Test(WRITTEN_ONLY, only_written),
-        Test("the fields of a sampled transition belong together", together),
-        Test("sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)", shapes_dtypes),
+        Test(BATCH_ROWS, lambda: (batch_of_rows(), copies())),
+        Test(WRITTEN_ONLY, lambda: (only_written(), uniform(), seeded())),
+        Test(TOGETHER, together),
+        Test(SHAPES, shapes_dtypes),
         Test(WRAP, wrap_one_at_a_time, on_error=_past_the_end),
         Test(WRAP_BATCH, wrap_within_batch, on_error=_past_the_end),
         Test(RING, fixed_memory),
-        Test("sampling more than is stored raises an error", oversample),
+        Test(OVERSAMPLE, lambda: (full_batch(), oversample())),
     ]
     mistakes = [
+        Mistake(
+            "sample() refuses a batch as large as the buffer: sample(len(buffer)) must be allowed.",
+            refuses_full_batch,
+            "Your sample() raises when batch_size equals the number of stored transitions. Only a request for "
+            "more than are stored is an error: compare with > rather than >=.",
+        ),
+        Mistake(
+            "sample() returns the newest rows, always the same ones, instead of drawing at random.",
+            newest_only,
+            "A replay buffer's point is to mix old and new transitions: draw each index at random from all the "
+            "filled rows, with a seeded generator, at every call.",
+            explains=[UNIFORM, BATCH_ROWS, WRAP, WRAP_BATCH],
+        ),
+        Mistake(
+            "sample() never draws the last filled row: the range of its indices stops one short.",
+            one_short,
+            "With 3 transitions stored, rows 0, 1 and 2 must all be possible. Check whether the upper end of "
+            "the function you draw with is included or excluded (NumPy's integers excludes it, random.randint "
+            "includes it).",
+            explains=[BATCH_ROWS, UNIFORM, WRAP, WRAP_BATCH],
+        ),
+        Mistake(
+            "sample() draws from range(position), the write position, not from all the filled rows: once the "
+            "ring wraps around it only sees the newest rows.",
+            from_position,
+            "Before the first wrap the write position equals the number of filled rows; after it, the position "
+            "falls back towards 0 while every row stays filled. Draw from the number of filled rows.",
+            explains=[WRAP, WRAP_BATCH, UNIFORM],
+        ),
+        Mistake(
+            "a field of the batch holds another field's values (stored or returned in the wrong place).",
+            misplaced_field,
+            lambda: f"Your batch's `{seen['misplaced'][0]}` holds the `{seen['misplaced'][1]}` of the sampled "
+            "transitions. Check the order of the arguments where you store the fields and where you return them.",
+            explains=[TOGETHER],
+        ),
+        Mistake(
+            "some fields come back as (B, 1) columns instead of (B,) vectors.",
+            column_shapes,
+            lambda: f"Your {', '.join(f'`{c}`' for c in seen['columns'])} come back with shape (8, 1) for "
+            "sample(8). In the TD target a (B, 1) tensor broadcasts against the (B,) ones into a (B, B) table, "
+            "without an error. Keep one number per row for these fields (arrays of shape (capacity,)).",
+            explains=[SHAPES, TOGETHER],
+        ),
         Mistake(
             "sample() draws from all `capacity` slots, most of which were never written.",
             samples_empty_slots,
             "Draw indices from the filled part of the buffer (range(len(self))), not from all `capacity` slots.",
-            explains=[WRITTEN_ONLY, "stores a batch of n rows in one remember() call",
+            explains=[WRITTEN_ONLY, BATCH_ROWS,
                       "the fields of a sampled transition belong together"],
         ),
         Mistake(

@@ -53,7 +53,10 @@ def check_soft_update(fn) -> CheckReport:
     gets no gradient through the target; a frozen target stays frozen; five steps match
     :meth:`DeepQLearner.synchronize`; the answer's own code. Names tau and 1 - tau swapped,
     a copy instead of a blend, a new network returned or a name rebound instead of an update
-    in place, some parameters left out (the biases, a layer), and a missing (1 - tau) factor.
+    in place, new storage behind the old parameters (``p.data = ...``), a filter on
+    ``requires_grad`` that skips every parameter of a frozen target, some parameters left out
+    (the biases, a layer), a missing (1 - tau) factor, and two in-place steps in an order where
+    the second reads the target the first has already changed.
     """
     from dqn_helpers.learner import DeepQLearner
 
@@ -92,11 +95,20 @@ def check_soft_update(fn) -> CheckReport:
                 "inside its parameters, not a copy or a new name.")
         online, target = _pair()
         ids = [id(p) for p in target.parameters()]
+        pointers = [p.data_ptr() for p in target.parameters()]
         fn(online, target, TAU)
         if [id(p) for p in target.parameters()] != ids:
             raise Fail("the same parameter tensors in the target, with new values", "new parameter objects",
                        "Write the blended values into the existing tensors (in-place operations under "
                        "torch.no_grad()): the optimizer and other code hold references to them.")
+        moved = [n for (n, p), ptr in zip(target.named_parameters(), pointers, strict=True) if p.data_ptr() != ptr]
+        if moved:
+            raise Fail("the same parameter tensors in the target, with new values written into their memory",
+                       f"the same parameter objects, but new memory behind {moved}",
+                       "Assigning to `.data` swaps the storage behind a parameter instead of writing into it: it "
+                       "allocates a new tensor at every call, and whatever shares the old storage (a view, a "
+                       "buffer handed to other code) keeps the stale numbers. Write into the existing storage "
+                       "with in-place operations, under torch.no_grad().")
 
     def online_untouched():
         _, _, online, _, (net, _) = step()
@@ -163,6 +175,17 @@ def check_soft_update(fn) -> CheckReport:
                 "inside your function; the tensors of target_network stay as they were. Change the numbers "
                 "inside those tensors themselves (PyTorch's in-place operations), under torch.no_grad().")
 
+    def skips_frozen() -> bool:
+        """The frozen target is left alone, but an unfrozen copy of it is blended (a `requires_grad` filter)."""
+        before, after, online, _, _ = step()
+        if not _same(after, before):
+            return False
+        net_online, target = _pair()
+        target.requires_grad_(True)
+        start = _params(target)
+        fn(net_online, target, TAU)
+        return _same(_params(target), _blend(start, _params(net_online), TAU))
+
     def partial() -> bool:
         before, after, online, _, _ = step()
         want = _blend(before, online, TAU)
@@ -200,6 +223,21 @@ def check_soft_update(fn) -> CheckReport:
                 lambda: is_blend(lambda t, o, tau: {k: t[k] + tau * o[k] for k in t}),
                 "Adding tau * online alone makes the target grow at every call. Shrink the target's value by "
                 "(1 - tau) first, so the result stays between the two networks.", values),
+        Mistake("your function skips the parameters of a frozen target: it filters on requires_grad.", skips_frozen,
+                "On a trainable network your function blends correctly, but the target it is given is frozen "
+                "(requires_grad=False, as every target network is), and a filter such as `if p.requires_grad:` "
+                "skips all of its parameters. Blend every parameter, whatever its requires_grad.", values),
+        Mistake("the second term uses the already-scaled target: the target keeps (1 - tau)^2 of itself.",
+                lambda: is_blend(lambda t, o, tau: {k: (1 - tau) ** 2 * t[k] + tau * o[k] for k in t}),
+                "Your first in-place operation scaled the target by (1 - tau); the second then read the target "
+                "again (as in tau * (online - target)) and got the scaled value, not the old one. An in-place "
+                "operation changes the tensor for every later read: use the old value before you overwrite it.",
+                values),
+        Mistake("(1 - tau) is applied after the step towards the online weights, so it scales the online part too.",
+                lambda: is_blend(lambda t, o, tau: {k: (1 - tau) * ((1 - tau) * t[k] + tau * o[k]) for k in t}),
+                "Your function first moved the target towards the online network and then multiplied the result by "
+                "(1 - tau) again, which shrinks both terms. The factor (1 - tau) belongs to the target's old value "
+                "only.", values),
         Mistake("your function does not update the target network in place.", returned_or_rebound, returned_hint,
                 values),
         Mistake("only some parameters were blended.", partial, partial_hint, values),

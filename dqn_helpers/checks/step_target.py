@@ -26,7 +26,9 @@ def check_step_target(fn) -> CheckReport:
     unless ``terminated``. Tests: a number; a running episode bootstraps; a terminated
     one does not; a time-limit truncation still bootstraps; terminated and truncated
     together do not; gamma; no gradient; the student's own code (not a call of
-    :func:`dqn_helpers.td_target`). Recognises masking with ``terminated or truncated``.
+    :func:`dqn_helpers.td_target`). Recognises masking with ``terminated or truncated``, masking
+    with ``truncated`` instead of ``terminated``, the argmax index used as a value, and a mean
+    over the actions.
     """
     from dqn_helpers.learner import td_target
     from dqn_helpers.q_network import make_q_network
@@ -39,7 +41,10 @@ def check_step_target(fn) -> CheckReport:
     net = make_q_network(4, 2, (16,))
     with torch.no_grad():
         net[-1].bias.add_(5.0)  # values far from 0, so a missing bootstrap is plain to see
-        best_next = float(net(torch.as_tensor(_NEXT_OBS[None])).max())
+        net[-1].bias[1] += 2.0  # action 1 is clearly the best: its index (1) and the mean are both wrong answers
+        next_q = net(torch.as_tensor(_NEXT_OBS[None]))[0]
+        best_next = float(next_q.max())
+        best_index, mean_next = int(next_q.argmax()), float(next_q.mean())
 
     def value(terminated, truncated, gamma=0.9, reward=1.0) -> float:
         out = fn(net, reward, _NEXT_OBS.copy(), terminated, truncated, gamma)
@@ -52,21 +57,41 @@ def check_step_target(fn) -> CheckReport:
             raise Fail(f"y = {want:.4f} ({what}; reward 1, gamma {gamma}, max Q(next_obs) = {best_next:.4f})",
                        f"{got:.4f}", hint)
 
+    def is_close(got, want) -> bool:
+        return abs(got - want) < 1e-4
+
+    def running_ok() -> bool:
+        """The running case is right: only then do the truncation and gamma hints make sense."""
+        try:
+            return is_close(value(False, False), 1.0 + 0.9 * best_next)
+        except Exception:
+            return False
+
+    def after_running(hint: str) -> str:
+        if running_ok():
+            return hint
+        return ("A running episode already gets a wrong target (see the line above); this case bootstraps the same "
+                "way, so fix that one first.")
+
     def running():
-        compare(False, False, 0.9, True, "episode still running", "y = reward + gamma * max_a Q(next_obs, a).")
+        compare(False, False, 0.9, True, "episode still running",
+                "The target of a running episode is the reward plus the discounted value of the best next action: "
+                "the largest of the Q-values of next_obs (a value, not an action index), times gamma.")
 
     def terminated():
         compare(True, False, 0.9, False, "terminated: no future", "Where terminated, y is the reward alone.")
 
     def truncated():
         compare(False, True, 0.9, True, "truncated by the time limit: the state still has a future",
-                "Only `terminated` switches the bootstrap off; `truncated` only tells you to reset the env.")
+                after_running("Only `terminated` switches the bootstrap off; `truncated` only tells you to reset "
+                              "the env."))
 
     def both():
         compare(True, True, 0.9, False, "terminated at the time limit", "Where terminated, y is the reward alone.")
 
     def gamma():
-        compare(False, False, 0.5, True, "gamma 0.5", "Multiply the bootstrapped value (not the reward) by gamma.")
+        compare(False, False, 0.5, True, "gamma 0.5",
+                after_running("Use the gamma you receive, once, on the bootstrapped value (not on the reward)."))
 
     def no_gradient():
         out = fn(net, 1.0, _NEXT_OBS.copy(), False, False, 0.9)
@@ -75,7 +100,18 @@ def check_step_target(fn) -> CheckReport:
                        "Compute Q(next_obs) under torch.no_grad(): the target is a constant for the loss.")
 
     def masks_with_done() -> bool:
-        return abs(value(False, True) - 1.0) < 1e-4 and abs(value(False, False) - 1.0 - 0.9 * best_next) < 1e-4
+        return (is_close(value(False, True), 1.0) and is_close(value(True, False), 1.0)
+                and is_close(value(False, False), 1.0 + 0.9 * best_next))
+
+    def masks_with_truncated() -> bool:
+        return (is_close(value(False, True), 1.0) and is_close(value(True, False), 1.0 + 0.9 * best_next)
+                and is_close(value(False, False), 1.0 + 0.9 * best_next))
+
+    def uses_index() -> bool:
+        return is_close(value(False, False), 1.0 + 0.9 * best_index) and is_close(value(True, False), 1.0)
+
+    def uses_mean() -> bool:
+        return is_close(value(False, False), 1.0 + 0.9 * mean_next)
 
     tests = [
         Test("returns one number", lambda: value(False, False), required=True),
@@ -95,6 +131,24 @@ def check_step_target(fn) -> CheckReport:
             "A time limit is not a death: the truncated state has a future worth max Q(s'). Mask with "
             "`(1 - terminated)` only; use `terminated or truncated` just to decide when to reset the env.",
             explains=["a time-limit truncation still bootstraps"],
-        )
+        ),
+        Mistake(
+            "you masked with `truncated` instead of `terminated`.",
+            masks_with_truncated,
+            "Your target drops the future after a time limit and keeps it after the pole fell: the two flags are "
+            "swapped. A terminated episode has no future (y = r); a truncated one still does.",
+        ),
+        Mistake(
+            "you used the *index* of the best next action (argmax), not its *value*.",
+            uses_index,
+            f"Your target adds gamma times {best_index}, the position of the best action in the Q-values of "
+            "next_obs. The bootstrap needs the best Q-value itself.",
+        ),
+        Mistake(
+            "you averaged the Q-values of the next state instead of taking the best one.",
+            uses_mean,
+            "Q-learning bootstraps from the greedy action: the largest Q-value of next_obs, not their mean "
+            "(the mean is the value of a random next action).",
+        ),
     ]
     return run_tests(name, tests, signature, mistakes)

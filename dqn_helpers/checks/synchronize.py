@@ -36,10 +36,13 @@ def check_synchronize(fn) -> CheckReport:
     syncing); it leaves the target alone on the others (catches syncing every step);
     the copy is independent of later online changes (catches aliasing such as
     ``target.weight.data = online.weight.data``); the online network is untouched; no
-    gradient reaches the online network through the target; a frozen target stays frozen.
+    gradient reaches the online network through the target; a frozen target stays frozen
+    and is synchronized too (catches a copy without ``torch.no_grad()``, new parameter
+    objects, and a ``requires_grad`` filter that skips every parameter of a frozen target).
     Recognises a copy of some parameters only (weights without biases, one layer), rebinding
-    the argument, an inverted condition, an off-by-one period, and shows the updates copied
-    at for any other condition.
+    the argument, a filter on ``requires_grad``, a call counter of the function's own in place
+    of ``n_updates``, an inverted condition, an off-by-one period, and shows the updates copied
+    at for any other condition. The hints name the idea, never the one-line solution.
     """
     name = "check_synchronize"
     signature = "fn(q_network, target_network, n_updates, sync_every) -> None"
@@ -57,8 +60,8 @@ def check_synchronize(fn) -> CheckReport:
             fn(online, target, n_updates, sync_every)
             if not _same_weights(online, target):
                 times = copy_times()
-                how = ("When n_updates is a multiple of sync_every, copy the online weights into the target network's "
-                       "own parameters (a network can load another one's state dict). Rebinding the argument "
+                how = ("When n_updates is a multiple of sync_every, the numbers of every online parameter must end up "
+                       "in the target network's own parameters. Rebinding the argument "
                        "(`target_network = q_network`) changes nothing outside the function.")
                 raise Fail(
                     f"target weights equal to the online weights after fn(..., n_updates={n_updates}, "
@@ -100,9 +103,8 @@ def check_synchronize(fn) -> CheckReport:
             raise Fail(
                 "a target that keeps the copied weights when the online network changes later",
                 "the target changed with the online network (they share memory)",
-                "`target = online` or `t.data = o.data` makes both names point to the same tensors. Copy the "
-                "values into the target's own tensors instead (load a state dict, or copy_ each parameter under "
-                "torch.no_grad()).",
+                "`target = online` or `t.data = o.data` makes both names point to the same tensors. Write the "
+                "values into the target's own tensors instead, so that each network keeps its own memory.",
             )
 
     def copy_times(sync_every: int = 5, last: int = 12) -> list[int]:
@@ -132,8 +134,7 @@ def check_synchronize(fn) -> CheckReport:
         skipped = ("the biases" if all(k.endswith("bias") for k in missed) and all(k.endswith("weight") for k in same)
                    else "some parameters")
         return (f"At n_updates=10, sync_every=5 your function copied {same} but not {missed}: {skipped} kept their old "
-                "values. The target must become an exact copy: every weight and every bias of every layer (a "
-                "whole state dict carries them all).")
+                "values. The target must become an exact copy: every weight and every bias of every layer.")
 
     def never_copies() -> bool:
         return copy_times() == [] and entries()[0] == []
@@ -143,6 +144,23 @@ def check_synchronize(fn) -> CheckReport:
 
     def once() -> bool:
         return copy_times() == [5]
+
+    def skips_frozen() -> bool:
+        """A trainable target is copied into, a frozen one is not (e.g. `if p.requires_grad:` around the copy)."""
+        trainable, copied, _ = frozen_run()
+        return not trainable and not copied and copies_a_trainable_target()
+
+    def counts_its_own_calls() -> bool:
+        """Two identical passes over n_updates = 1..12 copy at different updates: the answer keeps state."""
+        return copy_times() != copy_times()
+
+    def counter_hint() -> str:
+        first, second = copy_times(), copy_times()
+        return (f"Called twice with the same arguments, n_updates = 1 to 12 and sync_every=5, your function copied at "
+                f"n_updates = {first} the first time and at {second} the second: it counts its own calls (a global, "
+                "an attribute or a default argument) instead of reading n_updates. The training loop passes the "
+                "number of updates in n_updates; a counter of calls drifts as soon as the function is called from "
+                "somewhere else, or on a new run, and the check (like a second learner) sees a shifted period.")
 
     def off_by_one() -> bool:
         """n_updates + 1 or - 1 tested, or a period of sync_every + 1 or - 1."""
@@ -178,20 +196,42 @@ def check_synchronize(fn) -> CheckReport:
                 "no gradient in the online network from a loss on the target's output",
                 f"gradients in {got}",
                 "The target must be a separate copy, not the online parameters themselves "
-                "(e.g. `target.weight = online.weight`). Use load_state_dict.",
+                "(e.g. `target.weight = online.weight`): give it the online numbers, not the online tensors.",
             )
 
-    def stays_frozen():
+    def frozen_run():
+        """fn on a frozen target at n_updates=10, sync_every=5: (parameters requiring grad, copied?, replaced?)."""
         online, target = pair()
         target.requires_grad_(False)
+        ids = [id(p) for p in target.parameters()]
         fn(online, target, 10, 5)
         trainable = [n for n, p in target.named_parameters() if p.requires_grad]
-        if trainable or not _same_weights(online, target):
+        return trainable, _same_weights(online, target), [id(p) for p in target.parameters()] != ids
+
+    def copies_a_trainable_target() -> bool:
+        online, target = pair()
+        fn(online, target, 10, 5)
+        return _same_weights(online, target)
+
+    def stays_frozen():
+        trainable, copied, replaced = frozen_run()
+        if trainable or not copied:
+            if replaced:
+                hint = ("Your function put new parameter objects into the target, and a new nn.Parameter is trainable. "
+                        "Write the numbers into the target's existing tensors instead.")
+            elif trainable:
+                hint = ("Your copy ran with gradient tracking on: an in-place copy from a parameter that requires grad "
+                        "makes the frozen target's tensors part of the autograd graph (requires_grad becomes True). "
+                        "Do the copy under torch.no_grad(): synchronizing is bookkeeping, not part of any loss.")
+            elif copies_a_trainable_target():
+                hint = ("Your function copies into a trainable target but not into a frozen one: a filter such as "
+                        "`if p.requires_grad:` skips every parameter of a frozen target, and a target network is "
+                        "always frozen. Copy every parameter, whatever its requires_grad.")
+            else:
+                hint = "No copy was made at n_updates=10, sync_every=5: look at the first property."
             raise Fail(
                 "a frozen target (requires_grad=False) that is synchronized and stays frozen",
-                f"parameters requiring grad: {trainable or 'none'}; weights copied: {_same_weights(online, target)}",
-                "Copy values into the existing parameters (load_state_dict) instead of replacing them." if trainable
-                else "No copy was made at n_updates=10, sync_every=5 (see the first property).",
+                f"parameters requiring grad: {trainable or 'none'}; weights copied: {copied}", hint,
             )
 
     tests = [
@@ -212,7 +252,7 @@ def check_synchronize(fn) -> CheckReport:
             never_copies,
             "Assigning to the parameter (`target_network = copy.deepcopy(q_network)` or `= q_network`) only "
             "rebinds a name inside your function; the caller's target network stays as it was. Copy the numbers "
-            "into the network you were given (it can load another network's state dict).",
+            "into the parameters of the network you were given.",
             explains=copy_tests,
         ),
         Mistake(
@@ -227,6 +267,20 @@ def check_synchronize(fn) -> CheckReport:
             once,
             "Over n_updates = 1 to 12 with sync_every=5 yours copied at 5 only; the copies continue at 10, 15, ...",
             explains=copy_tests,
+        ),
+        Mistake(
+            "your function keeps its own call counter instead of using n_updates.",
+            counts_its_own_calls,
+            counter_hint,
+            explains=copy_tests,
+        ),
+        Mistake(
+            "your function skips the parameters of a frozen target: it filters on requires_grad.",
+            skips_frozen,
+            "It copies into the trainable networks of the first properties, but leaves a frozen target (the only "
+            "kind a training loop has) as it was. Every parameter of the target is copied, whatever its "
+            "requires_grad.",
+            explains=["a frozen target stays frozen"],
         ),
         Mistake(
             "the sync period is off by one.",

@@ -48,10 +48,19 @@ def check_discretise(fn) -> CheckReport:
     def cell(obs, n_bins) -> int:
         out, n_cells = raw(obs, n_bins), int(np.prod(n_bins))
         if not 0 <= out < n_cells:
-            got = f"{out} for obs {fmt(np.asarray(obs))}"
-            raise Fail(f"an index in [0, {n_cells}) for n_bins={tuple(n_bins)}", got,
-                       "Combine the bin numbers like the digits of a number whose d-th digit counts in base "
-                       "n_bins[d], each bin number between 0 and n_bins[d] - 1.")
+            obs = np.asarray(obs, dtype=np.float64)
+            got = f"{out} for obs {fmt(obs)}"
+            if (obs < _LOW).any():
+                hint = ("This observation lies below low in some dimension, and its bin number there came out "
+                        "negative: clip x into [low, high] at both ends before computing its bin.")
+            elif (obs >= _HIGH).any():
+                hint = ("This observation lies at or above high in some dimension, and its bin number there came out "
+                        "as n_bins[d] or more: clip x into [low, high], and keep x == high in the last bin, "
+                        "n_bins[d] - 1.")
+            else:
+                hint = ("Combine the bin numbers like the digits of a number whose d-th digit counts in base "
+                        "n_bins[d], each bin number between 0 and n_bins[d] - 1.")
+            raise Fail(f"an index in [0, {n_cells}) for n_bins={tuple(n_bins)}", got, hint)
         return out
 
     def in_range():
@@ -114,6 +123,34 @@ def check_discretise(fn) -> CheckReport:
         points = _centres(n_bins) + [_HIGH, _LOW - 1]
         return any(all(raw(p, n_bins) == variant(p, n_bins, True, clamp) for p in points) for clamp in (True, False))
 
+    def values_per_dim(n_bins) -> list[int]:
+        """How many different indices each dimension's sweep over [low, high) gives, the others at their centres."""
+        centre = (_LOW + _HIGH) / 2
+        counts = []
+        for d in range(len(n_bins)):
+            indices = set()
+            for x in np.linspace(_LOW[d], _HIGH[d], 241)[:-1]:
+                point = centre.copy()
+                point[d] = x
+                indices.add(raw(point, n_bins))
+            counts.append(len(indices))
+        return counts
+
+    def one_bin_short() -> bool:
+        n_bins = (3, 2, 4)
+        return values_per_dim(n_bins) == [n - 1 for n in n_bins]
+
+    def no_lower_clip() -> bool:
+        n_bins = (3, 2, 4)
+        inside = [raw(c, n_bins) for c in _centres(n_bins)]
+        if len(set(inside)) != len(inside) or raw(_HIGH + 10, n_bins) != raw(_HIGH - 1e-6, n_bins):
+            return False  # another mistake, or the upper end is not clipped either
+        try:
+            below = raw(_LOW - 10, n_bins)
+        except Fail:
+            return False
+        return below != raw(_LOW + 1e-6, n_bins)
+
     tests = [
         Test("returns an int in [0, prod(n_bins))", in_range, required=True),
         Test("every cell has its own index (one bin count per dimension)", distinct),
@@ -127,6 +164,14 @@ def check_discretise(fn) -> CheckReport:
                 "With n_bins = (3, 2, 4) your indices are those of a 3 x 3 x 3 grid: cells of the 4-bin dimension "
                 "share indices and the 2-bin dimension reaches past its range. Each dimension has its own count.",
                 explains=None),
+        Mistake("your grid has n_bins[d] - 1 bins in each dimension, one too few.", one_bin_short,
+                "Sweeping one dimension from low to high, your index takes n_bins[d] - 1 different values. "
+                "n_bins[d] equal bins need n_bins[d] + 1 edges; np.linspace(low, high, n) returns n edges, which "
+                "cut the range into n - 1 bins. Counting how many bin widths x lies above low avoids edges "
+                "altogether.", explains=None),
+        Mistake("values below low[d] are not clipped: their bin number comes out negative.", no_lower_clip,
+                "Clip x into [low, high] at the lower end too: an observation below low[d] belongs to the first bin, "
+                "number 0.", explains=["values outside [low, high], and high itself, go to the edge bins"]),
         Mistake("an observation at the upper bound gets bin number n_bins[d], one past the last bin.",
                 upper_bound_overflows,
                 "At x == high the fraction is exactly 1, and rounding down fraction * n_bins[d] gives n_bins[d], one "
@@ -143,18 +188,28 @@ def check_q_learning_update(fn) -> CheckReport:
     ``y = r + gamma * max_a' Q[s', a']``, or ``y = r`` when ``terminated``. Tests: the step
     towards the target; the caller's table changes (in place; returning it as well is fine);
     only ``Q[s, a]`` changes; terminal states do not bootstrap; the max over next actions;
-    alpha and gamma. Recognises a bootstrap from Q[s', a], from the current state's row Q[s] and
-    from the argmax's index.
+    alpha and gamma. The test table is built so that wrong answers cannot agree by chance:
+    Q[s, a] differs from the reward, the next state's best value differs from the table's, and
+    swapping alpha and gamma changes the result. Recognises a table that never changes, an
+    inverted terminal mask, a skipped or full terminal update, a whole-row update, a bootstrap
+    from the whole table's max, from Q[s', a], from the current state's row or from the argmax's
+    index, alpha and gamma swapped, alpha ignored, and a step that is not a gap.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
     if not callable(fn):
         return not_callable_report(name, fn, "a function fn(q_table, state, action, reward, next_state, ...)")
-    base = np.array([[0.5, 1.0, -1.0], [2.0, 0.0, 4.0], [1.0, 3.0, 2.0], [0.0, 0.0, 0.0]])
+    # Q[0, 1] = 2 differs from the reward 1; row 1's best (4) is not the table's best (6, in row 2)
+    base = np.array([[0.5, 2.0, -1.0], [2.0, 0.0, 4.0], [1.0, 3.0, 6.0], [0.0, -0.5, 0.0]])
 
-    def updated(state=0, action=1, reward=1.0, next_state=1, terminated=False, alpha=0.5, gamma=0.9) -> np.ndarray:
+    def call(state=0, action=1, reward=1.0, next_state=1, terminated=False, alpha=0.5, gamma=0.9):
+        """(the table passed in after the call, what the function returned)."""
         table = base.copy()
         out = fn(table, state, action, reward, next_state, terminated, alpha, gamma)
+        return table, out
+
+    def updated(**kwargs) -> np.ndarray:
+        table, out = call(**kwargs)
         return np.asarray(out, dtype=np.float64) if isinstance(out, np.ndarray) else table
 
     def expected(state=0, action=1, reward=1.0, next_state=1, terminated=False, alpha=0.5, gamma=0.9) -> np.ndarray:
@@ -163,20 +218,31 @@ def check_q_learning_update(fn) -> CheckReport:
         table[state, action] += alpha * (target - table[state, action])
         return table
 
+    def changed_entries(table: np.ndarray) -> list:
+        return np.argwhere(~np.isclose(table, base)).tolist()
+
     def compare(what, hint, **kwargs):
         got, want = updated(**kwargs), expected(**kwargs)
-        if got.shape != want.shape or not np.allclose(got, want):
-            s, a = kwargs.get("state", 0), kwargs.get("action", 1)
-            raise Fail(f"Q[{s}, {a}] = {want[s, a]:.4g} ({what})", f"Q[{s}, {a}] = {got[s, a]:.4g}"
-                       if got.shape == want.shape else describe(got), hint)
+        if got.shape == want.shape and np.allclose(got, want):
+            return
+        s, a = kwargs.get("state", 0), kwargs.get("action", 1)
+        if got.shape != want.shape:
+            raise Fail(f"Q[{s}, {a}] = {want[s, a]:.4g} ({what})", describe(got), hint)
+        others = [e for e in changed_entries(got) if e != [s, a]]
+        also = f"; it also changed the entries {others}, which should keep their values" if others else ""
+        if np.isclose(got[s, a], want[s, a]):
+            raise Fail(f"only Q[{s}, {a}] changed, to {want[s, a]:.4g} ({what})",
+                       f"Q[{s}, {a}] = {got[s, a]:.4g}, right{also}", "Update the one entry of the state and action.")
+        raise Fail(f"Q[{s}, {a}] = {want[s, a]:.4g} ({what})",
+                   f"Q[{s}, {a}] = {got[s, a]:.4g}" + (" (unchanged)" if np.isclose(got[s, a], base[s, a]) else "")
+                   + also, hint)
 
     def step():
         compare("Q[0, 1] + alpha * (r + gamma * max Q[1] - Q[0, 1]) with alpha 0.5, gamma 0.9",
                 "Move Q[s, a] a fraction alpha of the way from its old value towards the target.")
 
     def in_place():
-        table = base.copy()
-        out = fn(table, 0, 1, 1.0, 1, False, 0.5, 0.9)
+        table, out = call()
         if np.allclose(table, base):
             copied = isinstance(out, np.ndarray) and out.shape == base.shape and not np.allclose(out, base)
             raise Fail("the q_table passed in updated (the caller keeps using its own table)",
@@ -186,14 +252,15 @@ def check_q_learning_update(fn) -> CheckReport:
 
     def only_entry():
         got = updated()
-        changed = np.argwhere(~np.isclose(got, base)).tolist() if got.shape == base.shape else "a new shape"
+        changed = changed_entries(got) if got.shape == base.shape else "a new shape"
         if changed not in ([[0, 1]], []):
             raise Fail("only Q[0, 1] changed by the update of (s=0, a=1)", f"changed entries {changed}",
                        "Update the one entry q_table[state, action].")
 
     def terminal():
-        compare("terminated: the target is the reward alone", "Where terminated, the target is the reward alone.",
-                terminated=True)
+        compare("terminated: the target is the reward alone, and Q[s, a] still moves a step alpha towards it",
+                "Where terminated, the target is the reward alone; the step towards it is the same as on any other "
+                "step.", terminated=True)
 
     def max_next():
         compare("target uses max over the next state's actions (4.0 in state 1)",
@@ -203,6 +270,10 @@ def check_q_learning_update(fn) -> CheckReport:
         for alpha, gamma in ((1.0, 0.5), (0.1, 0.0)):
             compare(f"alpha {alpha}, gamma {gamma}", "Use the alpha and gamma arguments, not fixed numbers.",
                     alpha=alpha, gamma=gamma)
+
+    def matches(got_kwargs: dict, want_kwargs: dict) -> bool:
+        got, want = updated(**got_kwargs), expected(**want_kwargs)
+        return got.shape == want.shape and bool(np.allclose(got, want))
 
     def bootstraps_from(next_value, row: str = "next") -> Callable[[], bool]:
         """A detector: the update matches one whose bootstrap is ``next_value(row of Q, action)``.
@@ -220,6 +291,35 @@ def check_q_learning_update(fn) -> CheckReport:
 
         return detect
 
+    def never_changes() -> bool:
+        """The table passed in stays as it was, and nothing usable comes back."""
+        for kwargs in ({}, {"terminated": True}, {"state": 3, "action": 0, "next_state": 2}):
+            table, out = call(**kwargs)
+            returned = isinstance(out, np.ndarray) and out.shape == base.shape and not np.allclose(out, base)
+            if returned or not np.allclose(table, base):
+                return False
+        return True
+
+    def inverted_mask() -> bool:
+        return matches({"terminated": False}, {"terminated": True}) and matches({"terminated": True}, {})
+
+    def skips_terminal() -> bool:
+        return matches({}, {}) and np.allclose(updated(terminated=True), base)
+
+    def terminal_set_to_reward() -> bool:
+        got = updated(terminated=True, reward=1.0)
+        return matches({}, {}) and np.isclose(got[0, 1], 1.0) and changed_entries(got) == [[0, 1]]
+
+    def whole_row() -> bool:
+        got, want = updated(), expected()
+        rows = {e[0] for e in changed_entries(got)}
+        return got.shape == base.shape and rows == {0} and len(changed_entries(got)) > 1 and bool(
+            np.isclose(got[0, 1], want[0, 1]))
+
+    def swapped() -> bool:
+        return all(matches({"alpha": alpha, "gamma": gamma}, {"alpha": gamma, "gamma": alpha})
+                   for alpha, gamma in ((0.5, 0.9), (1.0, 0.5)))
+
     tests = [
         Test("moves Q[s, a] a step alpha towards r + gamma * max Q[s']", step),
         Test("updates the table passed in (in place)", in_place),
@@ -230,7 +330,34 @@ def check_q_learning_update(fn) -> CheckReport:
     ]
     value_tests = ["moves Q[s, a] a step alpha towards r + gamma * max Q[s']",
                    "bootstraps from the best next action (max)", "uses alpha and gamma"]
+    terminal_test = ["no bootstrap from a terminated state"]
     mistakes = [
+        Mistake("the table passed in never changes, and nothing updated comes back.", never_changes,
+                "Your update lands in something other than the caller's array: a copy of the table, or a number read "
+                "out of it (a Q-value read into a variable is a plain number, and changing that variable leaves the "
+                "table as it was). Write the new value into the entry of the table passed in.", explains=None),
+        Mistake("your terminal mask is inverted: you bootstrap on terminated steps and not on the others.",
+                inverted_mask,
+                "The bootstrap term belongs to steps after which the episode goes on; a terminated step has no next "
+                "state worth anything, so its target is the reward alone.", explains=None),
+        Mistake("on a terminated step your function does not update Q[s, a] at all.", skips_terminal,
+                "A terminated step still has a target, the reward alone, and Q[s, a] moves a step alpha towards it. "
+                "On FrozenLake the only reward comes on a terminated step: skip those and the table never learns.",
+                explains=terminal_test),
+        Mistake("on a terminated step you set Q[s, a] to the reward, a full step instead of a step alpha.",
+                terminal_set_to_reward,
+                "Only the target changes on a terminated step (no bootstrap term); the update is the same step of "
+                "size alpha from the old value towards it.", explains=terminal_test),
+        Mistake("you changed the whole row Q[state], not only the entry of the action taken.", whole_row,
+                "Only the action that was taken has a new sample of its value; the other actions of the state keep "
+                "theirs.", explains=None),
+        Mistake("you bootstrapped from the largest value in the whole table, not in the next state's row.",
+                bootstraps_from(lambda row, a: base.max()),
+                "The max runs over the actions of next_state only: the row of the next state, not every entry.",
+                explains=value_tests),
+        Mistake("alpha and gamma are swapped: your step size is gamma and your discount is alpha.", swapped,
+                "alpha scales the step from the old value towards the target; gamma discounts the next state's value "
+                "inside the target.", explains=None),
         Mistake("you bootstrapped from the same action in the next state, Q[s', a], not the best one.",
                 bootstraps_from(lambda row, a: row[a]),
                 "Q-learning's target uses the best value among the next state's actions, whatever action comes "

@@ -5,6 +5,8 @@ Built step by step in ``notebooks/02_q_networks.ipynb`` (exercise 2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
@@ -21,7 +23,8 @@ def check_td_target(fn) -> CheckReport:
     rows with ``terminated == 0`` (time-limit truncations included) still bootstrap;
     random batches; no gradient flows through the target; inputs left unchanged.
     Recognises indices taken for values (``.max(dim=1)[1]``), a (B, 1) term broadcast
-    against a (B,) one, and an answer that calls :func:`dqn_helpers.td_target` itself.
+    against a (B,) one, a missing reward, gamma applied to the reward too or twice, a mean
+    over the batch, and an answer that calls :func:`dqn_helpers.td_target` itself.
     """
     from dqn_helpers.learner import td_target
 
@@ -61,9 +64,18 @@ def check_td_target(fn) -> CheckReport:
         compare(zeros, zeros, NEXT_Q, 1.0, text, hint)
 
     def gamma_scaling():
+        best = NEXT_Q.max(dim=1).values
         for gamma in (0.5, 0.0):
-            compare(REWARDS, torch.zeros(5), NEXT_Q, gamma, f"with gamma={gamma} (r + gamma * max Q(s', a'))",
-                    lambda got: "Multiply the bootstrapped value (not the reward) by gamma.")
+            def hint(got, gamma=gamma):
+                if close(got, gamma * (REWARDS + best)):
+                    return "You multiplied the reward by gamma too; only the bootstrapped value is discounted."
+                if close(got, REWARDS + gamma**2 * best):
+                    return "You applied gamma twice; the next state is one step away, so it is discounted once."
+                if close(got, gamma * best):
+                    return "The reward is missing: the target starts with the reward of this transition."
+                return "Check each term with gamma = 0.5: the target is the reward plus gamma times the best next value."
+
+            compare(REWARDS, torch.zeros(5), NEXT_Q, gamma, f"with gamma={gamma} (r + gamma * max Q(s', a'))", hint)
 
     def terminal_masking():
         def hint(got):
@@ -93,7 +105,9 @@ def check_td_target(fn) -> CheckReport:
     def random():
         for rewards, terminated, next_q in random_batches(0, ((32, 2), (7, 5))):
             compare(rewards, terminated, next_q, 0.97, f"(batch {len(rewards)}, {next_q.shape[1]} actions, gamma=0.97)",
-                    lambda got: "Do not hard-code the batch size or the number of actions.")
+                    lambda got: "Your target differs from r + gamma * (1 - terminated) * max Q(s', a') on these random "
+                                "batches. If the examples above pass, look for anything fixed to their size (5 rows, "
+                                "3 actions); otherwise fix the first failing line above first.")
 
     def inputs_unchanged():
         rewards, terminated, next_q = REWARDS.clone(), TERMINATED.clone(), NEXT_Q.clone()
@@ -112,13 +126,27 @@ def check_td_target(fn) -> CheckReport:
         got = call(REWARDS, TERMINATED, NEXT_Q, 0.9)
         return close(got, REWARDS + 0.9 * (1 - TERMINATED) * indices) and not close(indices, NEXT_Q.max(dim=1).values)
 
+    def formula(*wrong_formulas) -> Callable[[], bool]:
+        """True when the answer computes one of ``wrong_formulas(rewards, not_terminal, best, gamma)`` at two gammas."""
+        def matches(terms) -> bool:
+            best = NEXT_Q.max(dim=1).values
+            for gamma in (0.9, 0.5):
+                got = call(REWARDS, TERMINATED, NEXT_Q, gamma)
+                wrong = terms(REWARDS, 1 - TERMINATED, best, gamma).expand(len(REWARDS))
+                if not close(got, wrong) or close(wrong, td_target(REWARDS, TERMINATED, NEXT_Q, gamma)):
+                    return False
+            return True
+
+        return lambda: any(matches(terms) for terms in wrong_formulas)
+
     tests = [
         Test("returns a tensor of shape (B,)", shape, required=True),
         Test(OWN_CODE, own_code_test(shape, {"dqn_helpers.td_target": td_target}, answer=fn), required=True),
         Test("takes the max over actions", max_over_actions),
         Test("scales the bootstrapped value by gamma", gamma_scaling),
         Test("terminal masking: no bootstrap where terminated = 1", terminal_masking),
-        Test("truncation still bootstraps: rows with terminated = 0 use r + gamma * max Q", truncation_bootstraps),
+        Test("rows with terminated = 0 bootstrap (so a time-limit truncation still bootstraps)",
+             truncation_bootstraps),
         Test("matches dqn_helpers.td_target on random batches", random),
         Test("no gradient flows through the target", no_gradient_test(with_grad)),
         Test("leaves its inputs unchanged", inputs_unchanged),
@@ -129,6 +157,30 @@ def check_td_target(fn) -> CheckReport:
             indices_not_values,
             "`max(dim=1)` returns a pair (values, indices), and `[1]` picks the indices (0, 1, 2, ...), the "
             "positions of the best actions. The target needs the best Q-values themselves.",
-        )
+        ),
+        Mistake(
+            "the reward is missing from your target.",
+            formula(lambda r, keep, best, g: g * keep * best),
+            "Your target is only the discounted bootstrap term. The reward of the transition comes first: it is "
+            "earned whether or not the episode goes on.",
+        ),
+        Mistake(
+            "you multiplied the reward by gamma too.",
+            formula(lambda r, keep, best, g: g * (r + keep * best)),
+            "The reward is received now and is not discounted; only the value of the next state, one step away, "
+            "is multiplied by gamma.",
+        ),
+        Mistake(
+            "you applied gamma twice (gamma squared).",
+            formula(lambda r, keep, best, g: r + g * g * keep * best),
+            "The next state is one step away, so its value is discounted once, by gamma.",
+        ),
+        Mistake(
+            "you averaged over the batch: every transition got the same bootstrap value.",
+            formula(lambda r, keep, best, g: r + g * keep * best.mean(), lambda r, keep, best, g: r + g * (keep * best).mean(),
+                    lambda r, keep, best, g: (r + g * keep * best).mean()),
+            "A mean (or a max) over the batch mixes transitions: each row's target must use its own next state "
+            "only. Reduce over the actions (dim=1), never over the batch.",
+        ),
     ]
     return run_tests(name, tests, signature, mistakes)

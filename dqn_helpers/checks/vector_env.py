@@ -25,8 +25,10 @@ def check_vectorized_env(cls) -> CheckReport:
     reproduces the same start; step output shapes; ``final_obs`` is the true last
     observation; auto-reset after an episode ends; ``terminated`` flags CartPole
     failures; time-limit truncations (``max_episode_steps=5``) are ``truncated``, not
-    ``terminated``; the class's own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s);
-    new arrays at every step. Recognises ``final_obs`` stored without a copy of ``next_obs``.
+    ``terminated``; copies stepped with different actions each follow their own;
+    a truncated copy is reset too; the copies keep the env's time limit; the class's
+    own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s); new arrays at every step.
+    Recognises ``final_obs`` stored without a copy of ``next_obs``.
     """
     import gymnasium as gym
 
@@ -142,6 +144,39 @@ def check_vectorized_env(cls) -> CheckReport:
                        "overwritten in place", "The caller keeps the observations of the last step (to remember "
                        "the transition) while it steps again: give each step's results their own arrays.")
 
+    def mixed_rollout():
+        """12 steps in which the copies get different actions ((t + i) % 2 for copy i)."""
+        if "mixed" not in run:
+            env = make()
+            prev = reset(env, 1)
+            steps = []
+            for t in range(12):
+                actions = (t + np.arange(n_envs)) % 2
+                fields = step(env, actions)
+                steps.append((prev, actions, fields))
+                prev = fields["next_obs"]
+            run["mixed"] = steps
+        return run["mixed"]
+
+    def per_copy_actions():
+        for t, (prev, actions, fields) in enumerate(mixed_rollout()):
+            for i in range(n_envs):
+                want, _, _ = true_step(prev[i], actions[i])
+                if np.allclose(fields["final_obs"][i], want, atol=1e-4):
+                    continue
+                hint = "Step copy i with its own action, actions[i]."
+                other = [int(a) for a in set(actions.tolist()) if a != actions[i]]
+                if other and np.allclose(fields["final_obs"][i], true_step(prev[i], other[0])[0], atol=1e-4):
+                    hint = (f"Copy {i} moved as if it had been given action {other[0]}, not its own action "
+                            f"{int(actions[i])}: every copy must be stepped with its own entry of the action "
+                            "array (pair the copies with the actions), not with one action for all.")
+                raise Fail(
+                    f"final_obs[{i}] = {fmt(want)} at step {t}, with actions {actions.tolist()} (copy {i} "
+                    f"pushed {'right' if actions[i] else 'left'})",
+                    fmt(fields["final_obs"][i]),
+                    hint,
+                )
+
     def final_obs_true():
         for t, (prev, fields) in enumerate(rollout()):
             for i in range(n_envs):
@@ -169,6 +204,8 @@ def check_vectorized_env(cls) -> CheckReport:
                         hint,
                     )
 
+        per_copy_actions()
+
     def auto_reset():
         episodes = 0
         for t, (_, fields) in enumerate(rollout()):
@@ -195,6 +232,21 @@ def check_vectorized_env(cls) -> CheckReport:
                 f"{episodes}",
                 "Report the terminated flag returned by each copy's env.step().",
             )
+        # A time-limit truncation ends the episode too: the copy must be reset after it.
+        env = make(2, max_episode_steps=5)
+        reset(env, 0, 2)
+        for t in range(5):
+            fields = step(env, np.full(2, t % 2), 2)
+        for i in np.flatnonzero(fields["truncated"] & ~fields["terminated"]):
+            nxt, fin = fields["next_obs"][i], fields["final_obs"][i]
+            if np.allclose(nxt, fin) or np.abs(nxt).max() > 0.05:
+                raise Fail(
+                    f"next_obs[{i}] after the time limit (max_episode_steps=5) cut the episode at step 5 to be "
+                    "the first observation of a new episode",
+                    f"{fmt(nxt)} (final_obs {fmt(fin)})",
+                    "A truncated episode is over as well: the time limit ended it, and the copy's next step would "
+                    "be past its limit. Reset a copy whose episode was truncated, not only one that terminated.",
+                )
 
     def fresh_starts():
         steps = rollout()
@@ -244,6 +296,13 @@ def check_vectorized_env(cls) -> CheckReport:
         term, trunc = fields["terminated"], fields["truncated"]
         if term.any() or not trunc.all():
             hint = "Keep the two flags apart: return terminated and truncated as env.step() gave them."
+            if not term.any() and not trunc.any():
+                hint = (
+                    "No copy was cut at step 5, although the env handed to your class has max_episode_steps=5: "
+                    "your copies do not carry the env's time limit (an env built anew from its id, such as "
+                    "gym.make(env.spec.id), gets the registry's limit of 500). Copy the env you were given "
+                    "(copy.deepcopy(env)), wrappers included."
+                )
             if term.all() and trunc.all():
                 hint = (
                     "terminated was set for a time-limit truncation (terminated = terminated or truncated?). "
@@ -297,3 +356,169 @@ def check_vectorized_env(cls) -> CheckReport:
     finally:
         reference.close()
 
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Exercise 2 of notebook 05: the price of NEXT_STEP (predicted and measured share of wasted env steps)
+
+_SCRIPTED_LENGTHS = (3, 8, 1, 12, 6)  # episodes of the scripted env; the 2nd and 4th end by truncation
+_SCRIPTED_TRUNCATED = (False, True, False, True, False)
+
+
+class _ScriptedEnv:
+    """A gymnasium-like env whose episodes last ``_SCRIPTED_LENGTHS`` steps, in turn; refuses a step after the end."""
+
+    def __init__(self):
+        self.episode, self.t, self.ended, self.resets = -1, 0, True, 0
+
+    def reset(self, *, seed=None, options=None):
+        self.episode, self.t, self.ended = self.episode + 1, 0, False
+        self.resets += 1
+        return np.full(4, 0.01 * self.episode, dtype=np.float32), {}
+
+    def step(self, action):
+        if self.ended:
+            raise RuntimeError("step() called after the episode ended (terminated or truncated) without reset()")
+        self.t += 1
+        k = self.episode % len(_SCRIPTED_LENGTHS)
+        done = self.t >= _SCRIPTED_LENGTHS[k]
+        self.ended = done
+        truncated = done and _SCRIPTED_TRUNCATED[k]
+        return np.full(4, 0.01 * self.t, dtype=np.float32), 1.0, done and not truncated, truncated, {}
+
+
+# 10 vector steps of 2 copies (a period that repeats): which env steps are marked learnable=False and which end an
+# episode. Unlike NEXT_STEP's, the two do not line up, so counting the one cannot stand in for the other.
+_WASTED = np.array([[0, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
+_ENDED = np.array([[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0]], dtype=bool)
+
+
+class _ScriptedVectorEnv:
+    """A vector env of 2 copies that returns a ``VectorStep`` with a known pattern of ``learnable=False`` steps."""
+
+    num_envs = 2
+
+    def __init__(self):
+        self.t, self.resets = 0, 0
+
+    def reset(self, seed=None):
+        self.t, self.resets = 0, self.resets + 1
+        return np.zeros((2, 4), dtype=np.float32)
+
+    def step(self, actions):
+        from dqn_helpers.vector_env import VectorStep
+
+        actions = np.asarray(actions)
+        if actions.shape != (2,):
+            raise ValueError(f"step() of 2 copies needs 2 actions, got an array of shape {actions.shape}")
+        k = self.t % len(_WASTED)
+        self.t += 1
+        obs = np.full((2, 4), 0.01 * self.t, dtype=np.float32)
+        ended = _ENDED[k]
+        rewards = np.where(_WASTED[k], 0.0, 1.0).astype(np.float32)
+        return VectorStep(next_obs=obs, final_obs=obs.copy(), rewards=rewards, terminated=ended.copy(),
+                          truncated=np.zeros(2, dtype=bool), learnable=~_WASTED[k])
+
+
+def _act(obs):
+    """A policy for the scripted envs: push left in every row."""
+    return np.zeros(len(np.atleast_2d(obs)), dtype=np.int64)
+
+
+def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> CheckReport:
+    """Check exercise 2 of notebook 05, each function on its own.
+
+    ``predicted_share(mean_length)``: the share of wasted env steps in ``NEXT_STEP`` mode when
+    episodes last ``mean_length`` real steps on average. ``mean_episode_length(env, policy,
+    n_episodes)``: mean length of ``n_episodes`` episodes played with ``policy`` on a plain
+    env (tested on a scripted env with known lengths, some ending by truncation).
+    ``wasted_share(vec_env, policy, n_vector_steps)``: the share of ``learnable=False`` steps among all
+    env steps played (tested on a scripted vector env whose wasted steps do not line up with its
+    ended episodes).
+    """
+    name = "check_wasted_steps"
+    signature = ("predicted_share(mean_length), mean_episode_length(env, policy, n_episodes), "
+                 "wasted_share(vec_env, policy, n_vector_steps)")
+    for fn, what in [(predicted_share, "predicted_share"), (mean_episode_length, "mean_episode_length"),
+                     (wasted_share, "wasted_share")]:
+        if not callable(fn):
+            return not_callable_report(name, fn, f"a function {what}")
+
+    def number(x, what) -> float:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            raise Fail(f"{what} to return one number", f"{type(x).__name__}: {x!r:.60}") from None
+
+    def prediction():
+        # the share of wasted steps, 1 / (L + 1), for three mean lengths
+        expected = {1: 0.5, 9: 0.1, 99: 0.01}
+        got = {length: number(predicted_share(length), f"predicted_share({length})") for length in expected}
+        if all(abs(got[k] - v) < 1e-9 for k, v in expected.items()):
+            return
+        hint = ("Follow one episode of L real steps and what NEXT_STEP adds after it: how many env steps does it "
+                "occupy in all, and how many of them are wasted?")
+        if all(abs(got[k] - 1 / k) < 1e-9 for k in expected):
+            hint = ("Off by one: you divided the wasted step by the L real steps only. The wasted step is an env "
+                    "step too, and the share is taken among all the env steps played. " + hint)
+        elif all(abs(got[k] - (1 - v)) < 1e-9 for k, v in expected.items()):
+            hint = "That is the share of real steps; the question asks for the wasted ones."
+        elif got[1] > 1 or got[1] < 0:
+            hint = "A share lies between 0 and 1. " + hint
+        raise Fail(f"predicted_share(1, 9, 99) = {list(expected.values())}", f"{[round(v, 6) for v in got.values()]}",
+                   hint)
+
+    def lengths():
+        for n_episodes in (5, 3):
+            env = _ScriptedEnv()
+            try:
+                got = number(mean_episode_length(env, _act, n_episodes), "mean_episode_length")
+            except RuntimeError as err:
+                if "without reset" not in str(err):
+                    raise
+                raise Fail(f"{n_episodes} episodes played, each ended on terminated or truncated",
+                           "a step after an episode had ended",
+                           "An episode ends when either flag is set: the scripted env ends some of its episodes by "
+                           "truncation, like a time limit. Reset the env when terminated or truncated.") from None
+            want = float(np.mean(_SCRIPTED_LENGTHS[:n_episodes]))
+            if abs(got - want) < 1e-9:
+                continue
+            hint = "Count every env.step() call of an episode, from its reset to the step that ends it."
+            if env.resets == 0:
+                hint = "Play the episodes on the env passed in (reset it, then step it with the policy's actions)."
+            elif abs(got - (want - 1)) < 1e-9:
+                hint = "One step short per episode: the step that ends an episode (its flag set) is a real step too."
+            elif abs(got - (want + 1)) < 1e-9:
+                hint = "One step too many per episode: a reset is not a step."
+            scripted = list(_SCRIPTED_LENGTHS[:n_episodes])
+            raise Fail(f"mean length {want:g} for {n_episodes} episodes of lengths {scripted} (a scripted env)",
+                       f"{got:g}", hint)
+
+    def wasted():
+        for n_vector_steps in (10, 20):
+            vec_env = _ScriptedVectorEnv()
+            got = number(wasted_share(vec_env, _act, n_vector_steps), "wasted_share")
+            want = 0.15  # 3 wasted env steps in every 10 vector steps of 2 copies
+            if abs(got - want) < 1e-9:
+                continue
+            hint = "Count the env steps marked learnable=False and divide by every env step played."
+            if vec_env.t != n_vector_steps:
+                hint = f"Play exactly n_vector_steps vector steps on the vec_env passed in (you played {vec_env.t})."
+            elif abs(got - 0.25) < 1e-9:
+                hint = ("You counted the steps that end an episode (terminated or truncated). The wasted steps are "
+                        "the ones after those, the ones the wrapper marks learnable=False; here the two do not line "
+                        "up, so count the marks themselves.")
+            elif abs(got - 0.3) < 1e-9:
+                hint = ("You divided by the number of vector steps; each vector step plays num_envs env steps, and "
+                        "the share is among env steps.")
+            elif abs(got - 0.85) < 1e-9:
+                hint = "That is the share of learnable steps; the wasted ones are those with learnable=False."
+            raise Fail(f"share {want} after {n_vector_steps} vector steps of 2 copies on a scripted vector env "
+                       "(3 of every 20 env steps marked learnable=False, 5 ending an episode)", f"{got:g}", hint)
+
+    tests = [
+        Test("predicted_share: the share of wasted env steps for mean lengths 1, 9 and 99", prediction),
+        Test("mean_episode_length: mean real steps per episode, ending on either flag", lengths),
+        Test("wasted_share: learnable=False steps among all env steps", wasted),
+    ]
+    return run_tests(name, tests, signature, subject="your functions")

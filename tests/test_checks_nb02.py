@@ -1,0 +1,283 @@
+"""The checks of notebook 02 (Q-network, TD target, target of one env.step) name what students really write.
+
+Each wrong answer is written the way a student writes it: the check must fail and name the
+mistake actually made (not a neighbouring one). Correct answers written differently from the
+reference still pass, and no hint pastes a line of a notebook's reference solution.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_q_network, check_step_target, check_td_target
+from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
+    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
+
+
+def failed(report: CheckReport) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
+    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
+    text = str(report)
+    assert not report, text
+    assert report.mistake is not None and words in report.mistake, text
+    for other in absent:
+        assert other not in text, (other, text)
+    return text
+
+
+# --------------------------------------------------------------------------- D1, D2: Q-network
+
+
+def mlp(obs_dim, n_actions, *end):
+    return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, n_actions), *end)
+
+
+def tanh_at_the_end(obs_dim, n_actions):
+    return mlp(obs_dim, n_actions, nn.Tanh())
+
+
+def log_softmax_at_the_end(obs_dim, n_actions):
+    return mlp(obs_dim, n_actions, nn.LogSoftmax(dim=1))
+
+
+class OneValue(nn.Module):
+    """One output, copied to every action."""
+
+    def __init__(self, obs_dim, n_actions):
+        super().__init__()
+        self.n_actions = n_actions
+        self.body = nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Linear(64, 1))
+
+    def forward(self, x):
+        return self.body(x).expand(-1, self.n_actions)
+
+
+def with_dropout(obs_dim, n_actions):
+    return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, n_actions))
+
+
+def test_tanh_at_the_end_is_named():
+    text = named(check_q_network(tanh_at_the_end), "bounded activation at the end", absent=("Dropout",))
+    assert "unbounded" in text
+
+
+def test_log_softmax_is_named():
+    named(check_q_network(log_softmax_at_the_end), "log-softmax: log-probabilities, not values",
+          absent=("bounded activation",))
+
+
+def test_one_value_for_every_action_is_named():
+    named(check_q_network(OneValue), "all actions get the same value", absent=("bounded activation",))
+
+
+def test_dropout_is_named_not_batch_mixing():
+    text = named(check_q_network(with_dropout), "random layers (Dropout) in training mode")
+    assert "BatchNorm" not in text and "softmax over dim=0" not in text
+
+
+def narrow_tanh(obs_dim, n_actions):
+    return nn.Sequential(nn.Linear(obs_dim, 16), nn.Tanh(), nn.Linear(16, n_actions))
+
+
+def elu_three_layers(obs_dim, n_actions):
+    return nn.Sequential(nn.Linear(obs_dim, 32), nn.ELU(), nn.Linear(32, 32), nn.ELU(), nn.Linear(32, 32), nn.ELU(),
+                         nn.Linear(32, n_actions))
+
+
+class Dueling(nn.Module):
+    def __init__(self, obs_dim, n_actions):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU())
+        self.value, self.advantage = nn.Linear(64, 1), nn.Linear(64, n_actions)
+
+    def forward(self, x):
+        h = self.body(x)
+        a = self.advantage(h)
+        return self.value(h) + a - a.mean(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("make", [mlp, narrow_tanh, elu_three_layers, Dueling,
+                                  lambda o, n: nn.Sequential(nn.Linear(o, 256), nn.LeakyReLU(), nn.Linear(256, n))])
+def test_correct_networks_still_pass(make):
+    report = check_q_network(make)
+    assert report, str(report)
+    assert len(report.results) == 9
+
+
+# --------------------------------------------------------------------------- D3, D4: target of one env.step
+
+
+def best_next_value(q_network, next_obs):
+    with torch.no_grad():
+        return q_network(torch.as_tensor(next_obs[None]))[0]
+
+
+def step_masks_with_truncated(q_network, reward, next_obs, terminated, truncated, gamma):
+    return reward + (1 - float(truncated)) * gamma * best_next_value(q_network, next_obs).max().item()
+
+
+def step_with_argmax(q_network, reward, next_obs, terminated, truncated, gamma):
+    return reward + (1 - float(terminated)) * gamma * best_next_value(q_network, next_obs).argmax().item()
+
+
+def step_with_mean(q_network, reward, next_obs, terminated, truncated, gamma):
+    return reward + (1 - float(terminated)) * gamma * best_next_value(q_network, next_obs).mean().item()
+
+
+def step_masks_with_done(q_network, reward, next_obs, terminated, truncated, gamma):
+    done = terminated or truncated
+    return reward + (0.0 if done else gamma * best_next_value(q_network, next_obs).max().item())
+
+
+def test_masking_with_truncated_is_named():
+    named(check_step_target(step_masks_with_truncated), "`truncated` instead of `terminated`",
+          absent=("`terminated or truncated`",))
+
+
+def test_masking_with_done_is_still_named():
+    report = check_step_target(step_masks_with_done)
+    assert failed(report) == ["a time-limit truncation still bootstraps"]
+    named(report, "`terminated or truncated`")
+
+
+@pytest.mark.parametrize(("answer", "words"), [(step_with_argmax, "*index* of the best next action"),
+                                                (step_with_mean, "averaged the Q-values")])
+def test_step_target_reductions_are_named(answer, words):
+    named(check_step_target(answer), words, absent=("`truncated` only tells you", "Use the gamma you receive"))
+
+
+def step_target_gamma_on_reward(q_network, reward, next_obs, terminated, truncated, gamma):
+    best = best_next_value(q_network, next_obs).max().item()
+    return gamma * (reward + (0.0 if terminated else best))
+
+
+def test_truncation_hint_only_when_the_running_case_passes():
+    report = check_step_target(step_target_gamma_on_reward)
+    truncation = next(r for r in report.failures if r.name == "a time-limit truncation still bootstraps")
+    assert "fix that one first" in truncation.hint and "reset" not in truncation.hint
+
+
+def step_target_tensor_to_float(q_network, reward, next_obs, terminated, truncated, gamma):
+    with torch.no_grad():
+        values = q_network(torch.from_numpy(next_obs).unsqueeze(0)).squeeze(0)
+    if terminated:
+        return float(reward)
+    return float(reward + gamma * torch.max(values))
+
+
+def test_a_correct_step_target_still_passes():
+    report = check_step_target(step_target_tensor_to_float)
+    assert report, str(report)
+    assert len(report.results) == 8
+
+
+# --------------------------------------------------------------------------- D5, D6: TD target
+
+
+def td_without_reward(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return gamma * (1 - terminated) * next_q_values.max(dim=1).values
+
+
+def td_gamma_on_everything(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return gamma * (rewards + (1 - terminated) * next_q_values.max(dim=1).values)
+
+
+def td_gamma_squared(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return rewards + gamma**2 * (1 - terminated) * next_q_values.max(dim=1).values
+
+
+def td_mean_over_batch(rewards, terminated, next_q_values, gamma):
+    with torch.no_grad():
+        return rewards + gamma * (1 - terminated) * next_q_values.max(dim=1).values.mean()
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (td_without_reward, "the reward is missing"),
+    (td_gamma_on_everything, "multiplied the reward by gamma too"),
+    (td_gamma_squared, "gamma twice"),
+    (td_mean_over_batch, "averaged over the batch"),
+])
+def test_td_target_formula_mistakes_are_named(answer, words):
+    named(check_td_target(answer), words, absent=("Do not hard-code the batch size",
+                                                  "Multiply the bootstrapped value (not the reward) by gamma"))
+
+
+def test_td_target_row_test_is_named_for_terminated():
+    report = check_td_target(td_gamma_squared)
+    names = [r.name for r in report.results]
+    assert "rows with terminated = 0 bootstrap (so a time-limit truncation still bootstraps)" in names
+
+
+def td_target_with_where(rewards, terminated, next_q_values, gamma):
+    best = next_q_values.detach().amax(dim=1)
+    return torch.where(terminated.bool(), rewards, rewards + gamma * best)
+
+
+def test_a_correct_td_target_still_passes():
+    report = check_td_target(td_target_with_where)
+    assert report, str(report)
+    assert len(report.results) == 9
+
+
+# --------------------------------------------------------------------------- no hint pastes a reference line
+
+
+def reference_lines() -> set[str]:
+    """Every line between the solution markers of the notebooks, without spaces, comments and keywords."""
+    lines = set()
+    for path in glob.glob(str(ROOT / "notebooks" / "*.ipynb")):
+        for cell in json.loads(Path(path).read_text())["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                    inside = "BEGIN" in line
+                    continue
+                code = re.sub(r"\s+#.*$", "", line).strip() if inside else ""
+                code = re.sub(r"^(return|if|elif|while|for|with)\s+", "", code).rstrip(":")
+                if len(key := re.sub(r"\s+", "", code)) >= 16:
+                    lines.add(key)
+    return lines
+
+
+WRONG = [
+    (check_q_network, tanh_at_the_end), (check_q_network, log_softmax_at_the_end), (check_q_network, OneValue),
+    (check_q_network, with_dropout), (check_step_target, step_masks_with_truncated),
+    (check_step_target, step_with_argmax), (check_step_target, step_with_mean),
+    (check_step_target, step_target_gamma_on_reward), (check_td_target, td_without_reward),
+    (check_td_target, td_gamma_on_everything), (check_td_target, td_gamma_squared),
+    (check_td_target, td_mean_over_batch),
+]
+
+
+def test_no_hint_on_these_wrong_answers_pastes_a_reference_line():
+    lines = reference_lines()
+    assert len(lines) > 50
+    found = {}
+    for check, answer in WRONG:
+        report = check(answer)
+        assert not report
+        hints = [report.mistake_hint or ""] + [r.hint or "" for r in report.results]
+        found.update({(check.__name__, h[:60]): [x for x in lines if x in re.sub(r"\s+", "", h)] for h in hints
+                      if any(x in re.sub(r"\s+", "", h) for x in lines)})
+    assert not found, found

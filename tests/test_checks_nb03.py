@@ -1,0 +1,267 @@
+"""The replay-buffer check of notebook 03 catches what students really write (third review, D1-D5).
+
+Each wrong answer is a correct student ring with one mistake put in. The check must fail and
+name the mistake actually made; correct answers written differently from the reference must
+pass; and no report on these wrong answers pastes a line of a notebook's reference solution.
+"""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from student_answers import StudentRing
+from test_checks_students import pasted, reference_lines
+
+import dqn_helpers
+from dqn_helpers import TransitionBatch
+from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_replay_buffer
+from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+from dqn_helpers.checks.replay_buffer import COPIES, FULL_BATCH, OVERSAMPLE, SEEDED, UNIFORM
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
+    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
+
+
+def failed(report: CheckReport) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
+    text = str(report)
+    assert not report, text
+    assert report.mistake is not None and words in report.mistake, text
+    for other in absent:
+        assert other not in text, (other, text)
+    return text
+
+
+# --------------------------------------------------------------------------- correct answers, written differently
+
+
+class SlicedRing:
+    """Correct: Python's random module, the batch split in two slices at the end of the arrays, a namespace back."""
+
+    def __init__(self, capacity, obs_shape, seed=None):
+        self.capacity, self.ptr, self.full = capacity, 0, False
+        self.random = random.Random(seed)
+        self.data = {"obs": np.empty((capacity, *obs_shape), np.float32),
+                     "next_obs": np.empty((capacity, *obs_shape), np.float32),
+                     "actions": np.empty(capacity, np.int64), "rewards": np.empty(capacity, np.float32),
+                     "terminated": np.empty(capacity, np.float32)}
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        fields = dict(obs=obs, actions=actions, rewards=rewards, next_obs=next_obs, terminated=terminated)
+        n = len(actions)
+        first = min(n, self.capacity - self.ptr)
+        for key, values in fields.items():
+            self.data[key][self.ptr:self.ptr + first] = values[:first]
+            self.data[key][:n - first] = values[first:]
+        self.full = self.full or self.ptr + n >= self.capacity
+        self.ptr = (self.ptr + n) % self.capacity
+
+    def __len__(self):
+        return self.capacity if self.full else self.ptr
+
+    def sample(self, batch_size):
+        if batch_size > len(self):
+            raise ValueError(f"only {len(self)} transitions stored, {batch_size} asked for")
+        idx = np.array([self.random.randrange(len(self)) for _ in range(batch_size)])
+        return SimpleNamespace(**{key: values[idx] for key, values in self.data.items()})
+
+
+class NoReplacementRing(StudentRing):
+    """Correct: a batch without repeats (rng.choice with replace=False) is uniform too."""
+
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError(f"{batch_size} > {self.size} stored")
+        idx = self.rng.choice(self.size, size=batch_size, replace=False)
+        return TransitionBatch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                               self.terminated[idx])
+
+
+@pytest.mark.parametrize("answer", [StudentRing, SlicedRing, NoReplacementRing], ids=lambda c: c.__name__)
+def test_correct_answers_written_differently_pass(answer):
+    report = check_replay_buffer(answer)
+    assert report, str(report)
+
+
+def test_the_test_answers_are_not_the_package():
+    for cls in (SlicedRing, NoReplacementRing):
+        assert not issubclass(cls, dqn_helpers.ReplayBuffer)
+
+
+# --------------------------------------------------------------------------- wrong answers, as students write them
+
+
+def _batch(ring, idx):
+    return TransitionBatch(ring.obs[idx], ring.actions[idx], ring.rewards[idx], ring.next_obs[idx],
+                           ring.terminated[idx])
+
+
+class NewestRows(StudentRing):  # D1: "the latest transitions", deterministic
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError("too few stored")
+        return _batch(self, (self.position - 1 - np.arange(batch_size)) % self.capacity)
+
+
+class SeedIgnored(StudentRing):  # D2
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.rng = np.random.default_rng()
+
+
+class FixedSeed(StudentRing):  # D2: a seed written into the class
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.rng = np.random.default_rng(42)
+
+
+class TupleViews:  # D3: a preallocated list of tuples holding views of the caller's arrays
+    def __init__(self, capacity, obs_shape, seed=None):
+        self.capacity, self.position, self.size = capacity, 0, 0
+        self.memory = [None] * capacity
+        self.rng = np.random.default_rng(seed)
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        for i in range(len(actions)):
+            self.memory[self.position] = (obs[i], actions[i], rewards[i], next_obs[i], terminated[i])
+            self.position = (self.position + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError("too few stored")
+        picked = [self.memory[i] for i in self.rng.integers(0, self.size, size=batch_size)]
+        obs, actions, rewards, next_obs, terminated = (np.array(x) for x in zip(*picked, strict=True))
+        return TransitionBatch(obs.astype(np.float32), actions.astype(np.int64), rewards, next_obs.astype(np.float32),
+                               terminated)
+
+    def __len__(self):
+        return self.size
+
+
+class OneShort(StudentRing):  # D4: integers(0, size - 1)
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError("too few stored")
+        return _batch(self, self.rng.integers(0, self.size - 1, size=batch_size))
+
+
+class FromPosition(StudentRing):  # D4: range(position)
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError("too few stored")
+        return _batch(self, self.rng.integers(0, max(self.position, 1), size=batch_size))
+
+
+class NextObsIsObs(StudentRing):  # D4: next_obs stored as obs
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        super().remember(obs, actions, rewards, obs, terminated)
+
+
+class RewardsTerminatedSwapped(StudentRing):  # D4
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        super().remember(obs, actions, terminated, next_obs, rewards)
+
+
+class ColumnRewards(StudentRing):  # D4: (B, 1) columns
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.rewards = np.zeros((self.capacity, 1), dtype=np.float32)
+        self.actions = np.zeros((self.capacity, 1), dtype=np.int64)
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        super().remember(obs, np.asarray(actions)[:, None], np.asarray(rewards)[:, None], next_obs, terminated)
+
+
+class RefusesFullBatch(StudentRing):  # D5: b >= size
+    def sample(self, batch_size):
+        if batch_size >= self.size:
+            raise ValueError(f"cannot sample {batch_size} from {self.size}")
+        return super().sample(batch_size)
+
+
+class AssertsInstead(StudentRing):  # D5: an assert where a ValueError is specified
+    def sample(self, batch_size):
+        assert batch_size <= self.size, f"only {self.size} stored"
+        idx = self.rng.integers(0, self.size, size=batch_size)
+        return _batch(self, idx)
+
+
+def test_newest_rows_instead_of_random_is_named():
+    report = check_replay_buffer(NewestRows)
+    assert UNIFORM in failed(report)
+    named(report, "returns the newest rows", absent=("Write at position % capacity",))
+
+
+@pytest.mark.parametrize("answer", [SeedIgnored, FixedSeed], ids=lambda c: c.__name__)
+def test_a_seed_that_is_not_used_fails(answer):
+    report = check_replay_buffer(answer)
+    assert failed(report) == [SEEDED], str(report)
+    assert "seed" in str(report)
+
+
+def test_views_of_the_callers_arrays_fail_the_copy_test():
+    report = check_replay_buffer(TupleViews)
+    assert COPIES in failed(report), str(report)
+    assert "kept references to (views of) the caller's arrays" in str(report)
+
+
+def test_an_index_range_one_short_is_named():
+    text = named(check_replay_buffer(OneShort), "stops one short",
+                 absent=("Write at position % capacity", "overwrites the oldest transitions first (wrap-around)\n    hint"))
+    assert "included or excluded" in text
+
+
+def test_sampling_from_the_write_position_is_named():
+    named(check_replay_buffer(FromPosition), "range(position)", absent=("Write at position % capacity",))
+
+
+@pytest.mark.parametrize(("answer", "got", "other"), [(NextObsIsObs, "next_obs", "obs"),
+                                                       (RewardsTerminatedSwapped, "rewards", "terminated")],
+                         ids=["next_obs-as-obs", "rewards-terminated-swapped"])
+def test_a_field_in_another_fields_place_is_named(answer, got, other):
+    text = named(check_replay_buffer(answer), "holds another field's values",
+                 absent=("Use the same indices for every field",))
+    assert f"`{got}` holds the `{other}`" in text
+
+
+def test_column_shapes_are_named():
+    text = named(check_replay_buffer(ColumnRewards), "(B, 1) columns", absent=("Use the same indices",))
+    assert "(B, B) table" in text
+
+
+def test_refusing_a_full_batch_is_named():
+    report = check_replay_buffer(RefusesFullBatch)
+    assert FULL_BATCH in failed(report)
+    named(report, "sample(len(buffer)) must be allowed")
+
+
+def test_an_assert_is_not_the_value_error_asked_for():
+    report = check_replay_buffer(AssertsInstead)
+    assert failed(report) == [OVERSAMPLE], str(report)
+    assert "AssertionError" in str(report) and "ValueError" in str(report)
+
+
+WRONG = [NewestRows, SeedIgnored, FixedSeed, TupleViews, OneShort, FromPosition, NextObsIsObs,
+         RewardsTerminatedSwapped, ColumnRewards, RefusesFullBatch, AssertsInstead]
+
+
+def test_no_report_on_these_wrong_answers_pastes_a_reference_line():
+    lines = reference_lines()
+    found = {}
+    for answer in WRONG:
+        report = check_replay_buffer(answer)
+        assert not report, answer.__name__
+        hints = [report.mistake_hint or ""] + [r.hint or "" for r in report.results]
+        found.update({(answer.__name__, h[:60]): pasted(h, lines) for h in hints if pasted(h, lines)})
+    assert not found, found

@@ -1,0 +1,264 @@
+"""Notebook 05's checks catch what students really write, and name the mistake actually made.
+
+``check_vectorized_env`` (exercise 1): a copy that is not reset after a truncation, one action for
+every copy, copies built anew from the env's id (so without its time limit).
+``check_wasted_steps`` (exercise 2): each function is tested on its own, on scripted envs, so two
+mistakes cannot cancel out and counting the wrong flag cannot pass. Correct answers written
+differently from the reference pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from student_answers import StudentVecEnv
+
+from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_vectorized_env
+from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+from dqn_helpers.checks.vector_env import check_wasted_steps
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
+    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
+
+
+def failed(report: CheckReport) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+# --------------------------------------------------------------------------- exercise 1: the vectorized env
+
+
+class ResetOnlyWhenTerminated(StudentVecEnv):
+    """`if terminated: env.reset()`: a copy cut by the time limit is stepped past its limit."""
+
+    def step(self, actions):
+        results = [e.step(int(a)) for e, a in zip(self.envs, actions, strict=True)]
+        final_obs = np.array([r[0] for r in results], dtype=np.float32)
+        terminated = np.array([r[2] for r in results])
+        truncated = np.array([r[3] for r in results])
+        next_obs = final_obs.copy()
+        for i, e in enumerate(self.envs):
+            if terminated[i]:
+                next_obs[i] = e.reset()[0]
+        return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, rewards=np.array([r[1] for r in results]),
+                               terminated=terminated, truncated=truncated)
+
+
+class FirstActionForAll(StudentVecEnv):
+    """Steps every copy with actions[0]."""
+
+    def step(self, actions):
+        return super().step([actions[0]] * len(actions))
+
+
+class CopiesFromId(StudentVecEnv):
+    """Builds each copy with gym.make(env.spec.id): the registry's time limit, not the env's."""
+
+    def __init__(self, env, num_envs):
+        super().__init__(env, num_envs)
+        self.envs = [gym.make(env.spec.id) for _ in range(num_envs)]
+
+
+def test_vector_env_not_reset_after_truncation_fails():
+    report = check_vectorized_env(ResetOnlyWhenTerminated)
+    assert failed(report) == ["auto-reset after an episode ends (next_obs starts the new episode)"], str(report)
+    assert "after the time limit" in str(report) and "not only one that terminated" in str(report)
+
+
+def test_vector_env_one_action_for_all_copies_fails():
+    report = check_vectorized_env(FirstActionForAll)
+    assert failed(report) == ["final_obs is the true last observation of each transition"], str(report)
+    assert "its own entry of the action array" in str(report)
+
+
+def test_vector_env_copies_without_the_time_limit_fail():
+    report = check_vectorized_env(CopiesFromId)
+    assert failed(report) == ["terminated vs truncated kept apart (time limit gives truncated)"], str(report)
+    text = str(report)
+    assert "your copies do not carry the env's time limit" in text and "Keep the two flags apart" not in text
+
+
+def test_vector_env_reference_still_passes_all_ten():
+    report = check_vectorized_env(StudentVecEnv)
+    assert report.passed and len(report.results) == 10, str(report)
+
+
+# --------------------------------------------------------------------------- exercise 2: the wasted steps
+
+
+def predicted_share(mean_length):
+    return 1 / (mean_length + 1)
+
+
+def mean_episode_length(env, policy, n_episodes, seed=0):
+    obs, _ = env.reset(seed=seed)
+    lengths = []
+    for _ in range(n_episodes):
+        length, done = 0, False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            length += 1
+            done = terminated or truncated
+        lengths.append(length)
+        obs, _ = env.reset()
+    return float(np.mean(lengths))
+
+
+def wasted_share(vec_env, policy, n_vector_steps, seed=0):
+    obs = vec_env.reset(seed=seed)
+    wasted = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int((~step.learnable).sum())
+        obs = step.next_obs
+    return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def share_as_fraction(mean_length):
+    """Correct, written differently: one wasted step out of L + 1."""
+    return float(np.divide(1.0, np.add(mean_length, 1)))
+
+
+def length_by_total_steps(env, policy, n_episodes, seed=0):
+    """Correct, written differently: total steps over episodes, with a step counter."""
+    obs, _ = env.reset(seed=seed)
+    steps = episodes = 0
+    while episodes < n_episodes:
+        obs, _, terminated, truncated, _ = env.step(int(policy(np.atleast_2d(obs))[0]))
+        steps += 1
+        if terminated or truncated:
+            episodes += 1
+            obs, _ = env.reset()
+    return steps / episodes
+
+
+def share_per_vector_step(vec_env, policy, n_vector_steps, seed=0):
+    """Correct, written differently: the mean of the per-step shares."""
+    obs = vec_env.reset(seed=seed)
+    shares = []
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        shares.append(np.mean(~np.asarray(step.learnable)))
+        obs = step.next_obs
+    return float(np.mean(shares))
+
+
+def share_off_by_one(mean_length):
+    return 1 / mean_length
+
+
+def length_plus_one(env, policy, n_episodes, seed=0):
+    """Counts L + 1 per episode (the reset as a step): cancels share_off_by_one on a real run."""
+    return mean_episode_length(env, policy, n_episodes, seed) + 1
+
+
+def length_one_short(env, policy, n_episodes, seed=0):
+    """Stops counting before the step that ends the episode."""
+    return mean_episode_length(env, policy, n_episodes, seed) - 1
+
+
+def length_only_terminated(env, policy, n_episodes, seed=0):
+    """Ends an episode on terminated only: steps on past a truncation."""
+    obs, _ = env.reset(seed=seed)
+    lengths = []
+    for _ in range(n_episodes):
+        length, terminated = 0, False
+        while not terminated:
+            obs, _, terminated, _, _ = env.step(int(policy(obs[None])[0]))
+            length += 1
+        lengths.append(length)
+        obs, _ = env.reset()
+    return float(np.mean(lengths))
+
+
+def share_of_ended(vec_env, policy, n_vector_steps, seed=0):
+    """Counts terminated | truncated instead of learnable=False."""
+    obs = vec_env.reset(seed=seed)
+    ended = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        ended += int((np.asarray(step.terminated) | np.asarray(step.truncated)).sum())
+        obs = step.next_obs
+    return ended / (n_vector_steps * vec_env.num_envs)
+
+
+def share_per_vector_step_count(vec_env, policy, n_vector_steps, seed=0):
+    """Divides by the vector steps, not by the env steps."""
+    return wasted_share(vec_env, policy, n_vector_steps, seed) * vec_env.num_envs
+
+
+@pytest.mark.parametrize("answers", [
+    (predicted_share, mean_episode_length, wasted_share),
+    (share_as_fraction, length_by_total_steps, share_per_vector_step),
+], ids=["reference", "written differently"])
+def test_wasted_steps_correct_answers_pass(answers):
+    report = check_wasted_steps(*answers)
+    assert report.passed and len(report.results) == 3, str(report)
+
+
+def test_wasted_steps_cancelling_off_by_ones_fail_each_on_its_own():
+    report = check_wasted_steps(share_off_by_one, length_plus_one, wasted_share)
+    assert failed(report) == ["predicted_share: the share of wasted env steps for mean lengths 1, 9 and 99",
+                              "mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
+    text = str(report)
+    assert "Off by one" in text and "a reset is not a step" in text
+
+
+@pytest.mark.parametrize(("length_fn", "words"), [
+    (length_one_short, "the step that ends an episode"),
+    (length_only_terminated, "Reset the env when terminated or truncated"),
+])
+def test_wasted_steps_wrong_lengths_are_named(length_fn, words):
+    report = check_wasted_steps(predicted_share, length_fn, wasted_share)
+    assert failed(report) == ["mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
+    assert words in str(report)
+
+
+@pytest.mark.parametrize(("share_fn", "words"), [
+    (share_of_ended, "You counted the steps that end an episode"),
+    (share_per_vector_step_count, "You divided by the number of vector steps"),
+])
+def test_wasted_steps_wrong_shares_are_named(share_fn, words):
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_fn)
+    assert failed(report) == ["wasted_share: learnable=False steps among all env steps"], str(report)
+    assert words in str(report)
+
+
+def test_wasted_steps_not_implemented_is_reported():
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    report = check_wasted_steps(stub, stub, stub)
+    assert not report and len(report.failures) == 3
+    assert "not implemented" in str(report)
+
+
+def test_notebook_05_student_version_leaves_no_reference_wrapper_and_no_giveaway():
+    """The student version keeps no complete vectorized env and no assert message that answers exercise 2."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_student_versions as tool
+
+    nb = json.loads((ROOT / "notebooks" / "05_vectorized_envs.ipynb").read_text())
+    sources = []
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        stripped, _, _ = tool.strip_regions(source, cell["cell_type"])
+        sources.append(stripped)
+    student = "\n".join(sources)
+    assert "class MyVectorEnv" not in student
+    assert "e.reset()" not in student and "learnable).sum()" not in student
+    assert "How many env steps does one episode occupy" not in student
+    assert "mean_length + 1" not in student and "L+1" not in student.replace(" ", "")

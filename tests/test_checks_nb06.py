@@ -1,0 +1,253 @@
+"""Notebook 06's checks catch what students really write (review of notebook 06, findings C1-C3).
+
+Each wrong answer is written the way a student writes it. For each one the check must fail and
+the report must name the mistake actually made; correct answers written differently must pass;
+no hint may paste the notebook's reference line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import dqn_helpers
+from dqn_helpers import DeepQLearner
+from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_epsilon_schedule, check_exponential_epsilon
+from dqn_helpers.checks.delegation import OWN_CODE
+from dqn_helpers.checks.epsilon import check_mean_epsilon
+from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+
+TOTAL_STEPS = 25_000  # a student's global, used where it does not belong
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
+    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
+    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
+
+
+def failed(report: CheckReport) -> list[str]:
+    return [r.name for r in report.failures]
+
+
+def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
+    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
+    text = str(report)
+    assert not report, text
+    assert report.mistake is not None and words in report.mistake, text
+    for other in absent:
+        assert other not in text, (other, text)
+    return text
+
+
+# --------------------------------------------------------------------------- the linear schedule (C2)
+
+
+def epsilon_through_the_learner(progress, start, end, fraction):
+    learner = DeepQLearner(4, 2, epsilon_start=start, epsilon_end=end, exploration_fraction=fraction)
+    return learner.decay_epsilon(progress)
+
+
+def epsilon_progress_as_steps(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    decay_steps = fraction * TOTAL_STEPS
+    return start - (start - end) * progress / decay_steps
+
+
+def epsilon_towards_zero(progress, start, end, fraction):
+    if fraction == 0:
+        return end
+    return max(end, start * (1 - progress / fraction))
+
+
+def epsilon_swapped(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    return end + (start - end) * progress / fraction
+
+
+def epsilon_max_clip(progress, start, end, fraction):
+    if fraction == 0:
+        return end
+    return max(end, start - (start - end) * progress / fraction)
+
+
+def epsilon_by_cases(progress, start, end, fraction):
+    if fraction > 0 and progress < fraction:
+        share = progress / fraction
+        return (1 - share) * start + share * end
+    return end
+
+
+def test_an_answer_through_decay_epsilon_is_not_the_students_code():
+    report = check_epsilon_schedule(epsilon_through_the_learner)
+    assert OWN_CODE in failed(report), str(report)
+    assert "calls the package's DeepQLearner.decay_epsilon" in str(report)
+
+
+def test_progress_read_as_env_steps_is_named():
+    text = named(check_epsilon_schedule(epsilon_progress_as_steps), "progress is read as a count of env steps",
+                 absent=("decayed past end",))
+    assert "share of training done" in text
+
+
+def test_a_line_towards_zero_then_clipped_is_named():
+    named(check_epsilon_schedule(epsilon_towards_zero), "heads from `start` towards 0")
+
+
+def test_swapped_start_and_end_are_named():
+    named(check_epsilon_schedule(epsilon_swapped), "start and end are swapped")
+
+
+def test_a_max_clip_passes_by_default_and_fails_a_rising_schedule():
+    assert check_epsilon_schedule(epsilon_max_clip)  # every falling schedule is right
+    report = check_epsilon_schedule(epsilon_max_clip, rising=True)
+    assert failed(report) == ["a rising schedule (start < end) goes from start up to end"], str(report)
+    named(report, "assumes epsilon falls")
+
+
+@pytest.mark.parametrize("rising", [False, True])
+def test_a_correct_schedule_written_differently_passes(rising):
+    report = check_epsilon_schedule(epsilon_by_cases, rising=rising)
+    assert report, str(report)
+    assert len(report.results) == 9 + rising
+
+
+# --------------------------------------------------------------------------- the exponential schedule (C3)
+
+
+def exponential_arithmetic_midpoint(progress, start, end, fraction):
+    """Exponential at both ends, but through the arithmetic midpoint (two half-decays glued together)."""
+    if fraction == 0 or progress >= fraction:
+        return end
+    mid, half = (start + end) / 2, fraction / 2
+    if progress < half:
+        return start * (mid / start) ** (progress / half)
+    return mid * (end / mid) ** ((progress - half) / half)
+
+
+def exponential_squared_exponent(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    return start * (end / start) ** ((progress / fraction) ** 2)
+
+
+def exponential_rate_one_over_fraction(progress, start, end, fraction):
+    if fraction == 0:
+        return end
+    return max(end, start * math.exp(-progress / fraction))
+
+
+def exponential_progress_as_steps(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    return start * (end / start) ** (progress / (fraction * TOTAL_STEPS))
+
+
+def exponential_by_factor(progress, start, end, fraction):
+    if fraction == 0 or progress >= fraction:
+        return end
+    factor = math.exp(math.log(end / start) / fraction)  # per unit of progress
+    return start * factor**progress
+
+
+def midpoint_hint(report: CheckReport) -> str:
+    return next(r for r in report.failures if r.name == "the midpoint of the decay is the geometric mean").hint
+
+
+def test_the_midpoint_hint_says_arithmetic_only_for_the_arithmetic_mean():
+    report = check_exponential_epsilon(exponential_arithmetic_midpoint)
+    assert "the midpoint of the decay is the geometric mean" in failed(report), str(report)
+    assert "arithmetic mean" in midpoint_hint(report)
+    report = check_exponential_epsilon(exponential_squared_exponent)
+    assert "the midpoint of the decay is the geometric mean" in failed(report), str(report)
+    assert "arithmetic" not in midpoint_hint(report)
+
+
+def test_rate_one_over_fraction_is_named():
+    text = named(check_exponential_epsilon(exponential_rate_one_over_fraction), "the rate is 1 / fraction",
+                 absent=("PyTorch",))
+    assert "end / start" in text
+
+
+def test_exponential_progress_as_env_steps_is_named():
+    named(check_exponential_epsilon(exponential_progress_as_steps), "progress is read as a count of env steps")
+
+
+def test_exponential_written_with_a_factor_passes():
+    assert check_exponential_epsilon(exponential_by_factor)
+
+
+def test_the_exponential_docstring_does_not_give_the_formula():
+    assert "(end / start) **" not in (check_exponential_epsilon.__doc__ or "")
+
+
+# --------------------------------------------------------------------------- the mean epsilon of a run (C1)
+
+
+def mean_epsilon_by_phases(start, end, fraction):
+    ramp = (start + end) / 2
+    return fraction * ramp + (1 - fraction) * end
+
+
+def mean_epsilon_simplified(start, end, fraction):
+    return end + fraction * (start - end) / 2
+
+
+def mean_epsilon_decay_phase_only(start, end, fraction):
+    return (start + end) / 2
+
+
+def mean_epsilon_without_the_flat_part(start, end, fraction):
+    return fraction * (start + end) / 2
+
+
+def mean_epsilon_weights_swapped(start, end, fraction):
+    return (1 - fraction) * (start + end) / 2 + fraction * end
+
+
+def mean_epsilon_by_averaging(start, end, fraction):
+    return float(np.mean([dqn_helpers.linear_epsilon(p, start, end, fraction) for p in np.linspace(0, 1, 2001)]))
+
+
+@pytest.mark.parametrize("answer", [mean_epsilon_by_phases, mean_epsilon_simplified])
+def test_a_correct_mean_epsilon_passes(answer):
+    report = check_mean_epsilon(answer)
+    assert report, str(report)
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (mean_epsilon_decay_phase_only, "the mean over the decay phase only"),
+    (mean_epsilon_without_the_flat_part, "the flat part at `end` is missing"),
+    (mean_epsilon_weights_swapped, "weights are swapped"),
+])
+def test_mean_epsilon_mistakes_are_named(answer, words):
+    named(check_mean_epsilon(answer), words)
+
+
+def test_averaging_the_package_schedule_is_not_a_closed_form():
+    report = check_mean_epsilon(mean_epsilon_by_averaging)
+    assert failed(report) == ["a closed form (it does not average the package's schedule)"], str(report)
+    assert "dqn_helpers.linear_epsilon" in str(report)
+
+
+def test_the_mean_epsilon_matches_the_sweep_schedules():
+    """The values notebook 06 prints for its sweep: 1.0 to 0.04 over 0, 10, 30 and 100 % of the run."""
+    for fraction, mean in ((0.0, 0.04), (0.1, 0.088), (0.3, 0.184), (1.0, 0.52)):
+        assert mean_epsilon_by_phases(1.0, 0.04, fraction) == pytest.approx(mean)
+
+
+def test_no_hint_of_the_new_checks_pastes_the_solution():
+    answers = [(check_mean_epsilon, a) for a in (mean_epsilon_decay_phase_only, mean_epsilon_without_the_flat_part,
+                                                 mean_epsilon_weights_swapped)]
+    answers += [(check_exponential_epsilon, a) for a in (exponential_rate_one_over_fraction,
+                                                         exponential_progress_as_steps)]
+    for check, answer in answers:
+        report = check(answer)
+        text = " ".join([report.mistake_hint] + [r.hint for r in report.results]).replace(" ", "")
+        for solution in ("fraction*(start+end)/2+(1-fraction)*end", "(end/start)**(progress/fraction)"):
+            assert solution not in text, (check.__name__, text)
