@@ -172,7 +172,8 @@ class LiveTrainingView:
             ax.set_xlabel("env steps")
             ax.grid(alpha=0.3)
             ax.locator_params(nbins=4)  # text is most of a redraw's cost: few tick labels
-            ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")  # "100k" fits, "100000" is clipped
+            # "100k" fits under the axis where "100000" is clipped
+            ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x else "0")
 
         ax = self.ax_return
         (self._rolling_line,) = ax.plot([], [], color="tab:blue", lw=1.2,

@@ -47,7 +47,8 @@ def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> s
 
 
 def mlp(obs_dim, n_actions, *end):
-    return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, n_actions), *end)
+    return nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, n_actions), *end)
 
 
 def tanh_at_the_end(obs_dim, n_actions):

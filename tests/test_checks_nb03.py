@@ -218,7 +218,8 @@ def test_views_of_the_callers_arrays_fail_the_copy_test():
 
 def test_an_index_range_one_short_is_named():
     text = named(check_replay_buffer(OneShort), "stops one short",
-                 absent=("Write at position % capacity", "overwrites the oldest transitions first (wrap-around)\n    hint"))
+                 absent=("Write at position % capacity",
+                         "overwrites the oldest transitions first (wrap-around)\n    hint"))
     assert "included or excluded" in text
 
 

@@ -13,7 +13,6 @@ from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.formatting import describe
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
-
 _FIT_TARGETS = (50.0, -20.0, 100.0)  # Q-values of three actions, of the size CartPole's returns have
 
 
@@ -148,7 +147,8 @@ def check_q_network(make_fn) -> CheckReport:
         error = float((got - wanted).abs().max())
         if error > 10.0:
             raise Fail(
-                f"after 300 Adam steps towards the Q-values {list(_FIT_TARGETS)} (3 actions), outputs within 10 of them",
+                f"after 300 Adam steps towards the Q-values {list(_FIT_TARGETS)} (3 actions), "
+                "outputs within 10 of them",
                 f"outputs in [{float(got.min()):.3g}, {float(got.max()):.3g}], up to {error:.3g} away",
                 "Q-values are expected returns: any real number, and a different one for each action. The last "
                 "layer must give n_actions free outputs, with nothing after it that limits or ties them.",

@@ -73,7 +73,8 @@ def check_td_target(fn) -> CheckReport:
                     return "You applied gamma twice; the next state is one step away, so it is discounted once."
                 if close(got, gamma * best):
                     return "The reward is missing: the target starts with the reward of this transition."
-                return "Check each term with gamma = 0.5: the target is the reward plus gamma times the best next value."
+                return ("Check each term with gamma = 0.5: the target is the reward plus gamma times the best "
+                        "next value.")
 
             compare(REWARDS, torch.zeros(5), NEXT_Q, gamma, f"with gamma={gamma} (r + gamma * max Q(s', a'))", hint)
 
@@ -177,7 +178,8 @@ def check_td_target(fn) -> CheckReport:
         ),
         Mistake(
             "you averaged over the batch: every transition got the same bootstrap value.",
-            formula(lambda r, keep, best, g: r + g * keep * best.mean(), lambda r, keep, best, g: r + g * (keep * best).mean(),
+            formula(lambda r, keep, best, g: r + g * keep * best.mean(),
+                    lambda r, keep, best, g: r + g * (keep * best).mean(),
                     lambda r, keep, best, g: (r + g * keep * best).mean()),
             "A mean (or a max) over the batch mixes transitions: each row's target must use its own next state "
             "only. Reduce over the actions (dim=1), never over the batch.",
