@@ -7,41 +7,14 @@ reference still pass, and no hint pastes a line of a notebook's reference soluti
 
 from __future__ import annotations
 
-import glob
-import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
+from check_reports import failed, lenient, named, reference_lines  # noqa: F401 (lenient: an autouse fixture)
 from torch import nn
 
-from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_q_network, check_step_target, check_td_target
-from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
-
-
-def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
-    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
-    text = str(report)
-    assert not report, text
-    assert report.mistake is not None and words in report.mistake, text
-    for other in absent:
-        assert other not in text, (other, text)
-    return text
-
+from dqn_helpers.checks import check_q_network, check_step_target, check_td_target
 
 # --------------------------------------------------------------------------- D1, D2: Q-network
 
@@ -242,23 +215,6 @@ def test_a_correct_td_target_still_passes():
 
 
 # --------------------------------------------------------------------------- no hint pastes a reference line
-
-
-def reference_lines() -> set[str]:
-    """Every line between the solution markers of the notebooks, without spaces, comments and keywords."""
-    lines = set()
-    for path in glob.glob(str(ROOT / "notebooks" / "*.ipynb")):
-        for cell in json.loads(Path(path).read_text())["cells"]:
-            inside = False
-            for line in "".join(cell["source"]).splitlines():
-                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
-                    inside = "BEGIN" in line
-                    continue
-                code = re.sub(r"\s+#.*$", "", line).strip() if inside else ""
-                code = re.sub(r"^(return|if|elif|while|for|with)\s+", "", code).rstrip(":")
-                if len(key := re.sub(r"\s+", "", code)) >= 16:
-                    lines.add(key)
-    return lines
 
 
 WRONG = [

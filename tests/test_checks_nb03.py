@@ -12,35 +12,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from check_reports import failed, lenient, named, pasted, reference_lines  # noqa: F401 (lenient: an autouse fixture)
 from student_answers import StudentRing
-from test_checks_students import pasted, reference_lines
 
 import dqn_helpers
 from dqn_helpers import TransitionBatch
-from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_replay_buffer
-from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+from dqn_helpers.checks import check_replay_buffer
 from dqn_helpers.checks.replay_buffer import COPIES, FULL_BATCH, OVERSAMPLE, SEEDED, UNIFORM
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
-
-
-def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
-    text = str(report)
-    assert not report, text
-    assert report.mistake is not None and words in report.mistake, text
-    for other in absent:
-        assert other not in text, (other, text)
-    return text
-
 
 # --------------------------------------------------------------------------- correct answers, written differently
 

@@ -13,34 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from check_reports import failed, lenient, named  # noqa: F401 (lenient: an autouse fixture)
 from torch import nn
 
-from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_soft_update, check_synchronize
-from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+from dqn_helpers.checks import STRICT_ENV_VAR, check_soft_update, check_synchronize
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "04_target_networks.ipynb"
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
-
-
-def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
-    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
-    text = str(report)
-    assert not report, text
-    assert report.mistake is not None and words in report.mistake, text
-    for other in absent:
-        assert other not in text, (other, text)
-    return text
 
 
 SOLUTION_WORDS = ("load_state_dict", "state dict", "state_dict")

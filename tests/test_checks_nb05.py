@@ -16,24 +16,13 @@ from types import SimpleNamespace
 import gymnasium as gym
 import numpy as np
 import pytest
+from check_reports import failed, lenient  # noqa: F401 (lenient: an autouse fixture)
 from student_answers import StudentVecEnv
 
-from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_vectorized_env
-from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
+from dqn_helpers.checks import check_vectorized_env
 from dqn_helpers.checks.vector_env import check_wasted_steps
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
 
 
 # --------------------------------------------------------------------------- exercise 1: the vectorized env

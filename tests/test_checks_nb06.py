@@ -11,36 +11,15 @@ import math
 
 import numpy as np
 import pytest
+from check_reports import failed, lenient, named  # noqa: F401 (lenient: an autouse fixture)
 
 import dqn_helpers
 from dqn_helpers import DeepQLearner
-from dqn_helpers.checks import STRICT_ENV_VAR, CheckReport, check_epsilon_schedule, check_exponential_epsilon
+from dqn_helpers.checks import CheckReport, check_epsilon_schedule, check_exponential_epsilon
 from dqn_helpers.checks.delegation import OWN_CODE
 from dqn_helpers.checks.epsilon import check_mean_epsilon
-from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
 
 TOTAL_STEPS = 25_000  # a student's global, used where it does not belong
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
-
-
-def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
-    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
-    text = str(report)
-    assert not report, text
-    assert report.mistake is not None and words in report.mistake, text
-    for other in absent:
-        assert other not in text, (other, text)
-    return text
 
 
 # --------------------------------------------------------------------------- the linear schedule (C2)

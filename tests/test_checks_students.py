@@ -12,10 +12,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
-import glob
-import json
 import math
-import re
 import sys
 import time
 from collections import deque
@@ -26,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from check_reports import failed, lenient, named, pasted, reference_lines  # noqa: F401 (lenient: an autouse fixture)
 from student_answers import (
     StudentRing,
     StudentVecEnv,
@@ -41,7 +39,6 @@ import dqn_helpers
 from dqn_helpers import TransitionBatch, make_vector_env
 from dqn_helpers.checks import (
     STRICT_ENV_VAR,
-    CheckReport,
     check_discretise,
     check_double_dqn_target,
     check_dqn_update,
@@ -64,27 +61,6 @@ from dqn_helpers.checks.dqn_update import BROADCAST_PREDICTION, BROADCAST_TARGET
 from dqn_helpers.checks.limits import MEMORY_LIMIT_ENV_VAR, TIME_LIMIT_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def lenient(monkeypatch):
-    monkeypatch.delenv(STRICT_ENV_VAR, raising=False)
-    monkeypatch.delenv(TIME_LIMIT_ENV_VAR, raising=False)
-    monkeypatch.delenv(MEMORY_LIMIT_ENV_VAR, raising=False)
-
-
-def failed(report: CheckReport) -> list[str]:
-    return [r.name for r in report.failures]
-
-
-def named(report: CheckReport, words: str, *, absent: tuple[str, ...] = ()) -> str:
-    """The report failed and its leading mistake says ``words``; none of ``absent`` appears."""
-    text = str(report)
-    assert not report, text
-    assert report.mistake is not None and words in report.mistake, text
-    for other in absent:
-        assert other not in text, (other, text)
-    return text
 
 
 # --------------------------------------------------------------------------- wrong answers, as students write them
@@ -641,23 +617,6 @@ def test_ctrl_c_still_interrupts_a_check():
 # --------------------------------------------------------------------------- no hint pastes a reference line
 
 
-def reference_lines() -> set[str]:
-    """Every line between the solution markers of the notebooks, without spaces, comments and keywords."""
-    lines = set()
-    for path in glob.glob(str(ROOT / "notebooks" / "*.ipynb")):
-        for cell in json.loads(Path(path).read_text())["cells"]:
-            inside = False
-            for line in "".join(cell["source"]).splitlines():
-                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
-                    inside = "BEGIN" in line
-                    continue
-                code = re.sub(r"\s+#.*$", "", line).strip() if inside else ""
-                code = re.sub(r"^(return|if|elif|while|for|with)\s+", "", code).rstrip(":")
-                if len(key := re.sub(r"\s+", "", code)) >= 16:
-                    lines.add(key)
-    return lines
-
-
 def check_strings() -> list[str]:
     """The string constants of the checks' code, docstrings left out (they document, they do not hint)."""
     strings = []
@@ -672,11 +631,6 @@ def check_strings() -> list[str]:
             elif isinstance(node, ast.JoinedStr):
                 strings.append("".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values))
     return strings
-
-
-def pasted(text: str, lines: set[str]) -> list[str]:
-    squeezed = re.sub(r"\s+", "", text)
-    return [line for line in lines if line in squeezed]
 
 
 def test_no_check_string_pastes_a_reference_line():
