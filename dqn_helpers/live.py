@@ -216,9 +216,15 @@ class LiveTrainingView:
 
     def close(self, env_steps: int, epsilon: float, episodes: Sequence, evaluations: Sequence,
               updates: Sequence) -> None:
-        """Draw the final state; in a notebook it stays as an ordinary image output."""
+        """Draw the final state; in a notebook it stays as an ordinary image output.
+
+        A run that stopped before its budget (``stop_when_solved``) gets axes that end where it
+        stopped, so its curves fill the figure instead of its first quarter."""
         self._episodes, self._evaluations, self._updates = episodes, evaluations, updates
         self._env_steps, self._epsilon = env_steps, epsilon
+        if self._started and 0 < env_steps < self._config.total_steps:
+            for ax in (self.ax_return, self.ax_epsilon, self.ax_q):
+                ax.set_xlim(0, env_steps * 1.03)
         if self._plot.output is not None:
             self._plot.push(self._redraw)
 

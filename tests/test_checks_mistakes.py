@@ -317,3 +317,26 @@ def test_evaluate_calling_the_package_is_not_the_students_code():
     report = check_evaluate(lambda policy, env_id, n, seed: evaluate(policy, env_id, n, seed))
     assert failed(report) == ["is your own code (it does not call the package's solution)"], str(report)
     assert "calls the package's dqn_helpers.evaluate" in str(report)
+
+
+def _tabular(next_value=lambda row: row.max(), sign=1.0, mask_everything=False):
+    """A student's tabular update with one part changed."""
+
+    def update(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+        if mask_everything:
+            target = (reward + gamma * next_value(q_table[next_state])) * (1 - terminated)
+        else:
+            target = reward + (0.0 if terminated else gamma * next_value(q_table[next_state]))
+        q_table[state, action] += sign * alpha * (target - q_table[state, action])
+
+    return update
+
+
+@pytest.mark.parametrize(("update", "words"), [
+    (_tabular(next_value=lambda row: row.min()), "smallest value of the next state's row (min)"),
+    (_tabular(next_value=lambda row: row.mean()), "mean of the next state's row"),
+    (_tabular(sign=-1.0), "its sign is flipped"),
+    (_tabular(mask_everything=True), "the mask multiplies the reward too"),
+], ids=["min", "mean", "sign", "masked reward"])
+def test_q_learning_update_more_mistakes(update, words):
+    assert_mistake(check_q_learning_update(update), words, absent=("same action in the next state",))

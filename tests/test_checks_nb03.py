@@ -244,3 +244,52 @@ def test_no_report_on_these_wrong_answers_pastes_a_reference_line():
         hints = [report.mistake_hint or ""] + [r.hint or "" for r in report.results]
         found.update({(answer.__name__, h[:60]): pasted(h, lines) for h in hints if pasted(h, lines)})
     assert not found, found
+
+
+# --------------------------------------------------------------------------- fourth review: four more kinds
+
+
+class IntegerRewardRing(StudentRing):
+    """Rewards in an int64 array: CartPole's 1s survive, a reward of 0.5 is rounded to 0."""
+
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.rewards = np.zeros(self.capacity, dtype=np.int64)
+
+
+class OneRowPerCallRing(StudentRing):
+    """Written for one transition per call: the position and the count move by 1, whatever n is."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        slot = self.position
+        self.obs[slot], self.next_obs[slot] = obs[0], next_obs[0]
+        self.actions[slot], self.rewards[slot], self.terminated[slot] = actions[0], rewards[0], terminated[0]
+        self.position = (self.position + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+
+class WritesAfterMovingRing(StudentRing):
+    """Moves the position first, then writes: every row lands one slot too far."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        n = len(actions)
+        slots = np.arange(self.position + 1, self.position + 1 + n) % self.capacity
+        self.obs[slots], self.next_obs[slots] = obs, next_obs
+        self.actions[slots], self.rewards[slots], self.terminated[slots] = actions, rewards, terminated
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+
+def test_integer_rewards_fail_the_dtype_test():
+    report = check_replay_buffer(IntegerRewardRing)
+    assert failed(report) == ["sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards)"]
+    assert "0.5 becomes 0" in str(report)
+
+
+def test_one_row_per_call_is_named():
+    named(check_replay_buffer(OneRowPerCallRing), "counts calls, not rows")
+
+
+def test_writing_one_slot_too_far_is_named():
+    named(check_replay_buffer(WritesAfterMovingRing), "one slot past the write position",
+          absent=("range(capacity)",))

@@ -250,3 +250,29 @@ def test_exercise_2_instruction_matches_what_the_check_accepts():
     task = next(_text(c) for c in _cells() if "**Exercise 2" in _text(c))
     assert "lerp" not in task
     assert check_soft_update(soft_update_lerp)
+
+
+# --------------------------------------------------------------------------- fourth review: two more kinds
+
+
+def synchronize_then_unfreeze(q_network, target_network, n_updates, sync_every):
+    if n_updates % sync_every == 0:
+        target_network.load_state_dict(q_network.state_dict())
+        target_network.requires_grad_(True)  # "so that it can learn too"
+
+
+def soft_update_with_swapped_names(q_network, target_network, tau):
+    with torch.no_grad():
+        for online, target in zip(target_network.parameters(), q_network.parameters()):
+            target.mul_(1 - tau).add_(tau * online)
+
+
+def test_synchronize_that_unfreezes_the_target_is_told_so():
+    report = check_synchronize(synchronize_then_unfreeze)
+    assert failed(report) == ["a frozen target stays frozen"], str(report)
+    assert "switched gradient tracking back on" in str(report) and "torch.no_grad()" not in str(report)
+
+
+def test_soft_update_with_swapped_names_is_named():
+    named(check_soft_update(soft_update_with_swapped_names), "the roles are swapped",
+          absent=("does not update the target network in place",))

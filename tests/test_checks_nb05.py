@@ -251,3 +251,42 @@ def test_notebook_05_student_version_leaves_no_reference_wrapper_and_no_giveaway
     assert "e.reset()" not in student and "learnable).sum()" not in student
     assert "How many env steps does one episode occupy" not in student
     assert "mean_length + 1" not in student and "L+1" not in student.replace(" ", "")
+
+
+def length_reseeded_every_episode(env, policy, n_episodes, seed=0):
+    """Resets every episode with the same seed: on a real env, the same episode n times."""
+    lengths = []
+    for _ in range(n_episodes):
+        obs, _ = env.reset(seed=seed)
+        length, done = 0, False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            length += 1
+            done = terminated or truncated
+        lengths.append(length)
+    return float(np.mean(lengths))
+
+
+def length_with_unbatched_policy(env, policy, n_episodes, seed=0):
+    """Gives the policy one observation (4,), where the notebook's policies read a batch."""
+    obs, _ = env.reset(seed=seed)
+    steps = episodes = 0
+    while episodes < n_episodes:
+        obs, _, terminated, truncated, _ = env.step(int(np.asarray(policy(obs)).reshape(-1)[0]))
+        steps += 1
+        if terminated or truncated:
+            episodes += 1
+            obs, _ = env.reset()
+    return steps / episodes
+
+
+def test_wasted_steps_reseeding_every_episode_fails():
+    report = check_wasted_steps(predicted_share, length_reseeded_every_episode, wasted_share)
+    assert failed(report) == ["mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
+    assert "starts the same episode again" in str(report)
+
+
+def test_wasted_steps_unbatched_policy_fails():
+    report = check_wasted_steps(predicted_share, length_with_unbatched_policy, wasted_share)
+    assert failed(report) == ["mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
+    assert "batch of one" in str(report)

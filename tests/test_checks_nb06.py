@@ -230,3 +230,14 @@ def test_no_hint_of_the_new_checks_pastes_the_solution():
         text = " ".join([report.mistake_hint] + [r.hint for r in report.results]).replace(" ", "")
         for solution in ("fraction*(start+end)/2+(1-fraction)*end", "(end/start)**(progress/fraction)"):
             assert solution not in text, (check.__name__, text)
+
+
+def mean_epsilon_on_a_grid(start, end, fraction):
+    """An average of the student's own schedule over 100,001 progress values: close, not a closed form."""
+    progress = np.linspace(0.0, 1.0, 100_001)
+    ramp = start + (end - start) * progress / fraction if fraction > 0 else np.full_like(progress, end)
+    return float(np.where(progress < fraction, ramp, end).mean())
+
+
+def test_mean_epsilon_averaged_over_a_grid_is_named():
+    named(check_mean_epsilon(mean_epsilon_on_a_grid), "average of the schedule over a grid")

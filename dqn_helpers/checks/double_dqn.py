@@ -106,7 +106,13 @@ def check_double_dqn_target(fn) -> CheckReport:
             if not close(got, expected):
                 hint = ("Where terminated == 1 the target is the reward alone; elsewhere it is the reward plus gamma "
                         "times the target network's value of a'.")
-                if close(got, reference(REWARDS, torch.zeros(5), Q_ONLINE, Q_TARGET, gamma)):
+                zeros = torch.zeros(5)
+                if not close(call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0), reference(zeros, zeros, Q_ONLINE, Q_TARGET,
+                                                                                   1.0)):
+                    hint = ("The test above (no reward, no terminal row) fails too, so the next value itself is off: "
+                            "fix the choice of a' and its value first; this test adds only the reward, the mask and "
+                            "gamma.")
+                elif close(got, reference(REWARDS, torch.zeros(5), Q_ONLINE, Q_TARGET, gamma)):
                     hint = "You bootstrapped from terminal states (rows 1 and 3): there the target is the reward alone."
                 raise Fail(f"{fmt(expected)} for terminated={fmt(TERMINATED)}, gamma={gamma}", fmt(got), hint)
 
@@ -131,17 +137,41 @@ def check_double_dqn_target(fn) -> CheckReport:
                 and close(call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 0.9),
                           reference(REWARDS, 1 - TERMINATED, Q_ONLINE, Q_TARGET, 0.9)))
 
+    values = ["argmax from the online network, value from the target network", "terminal masking and gamma scaling",
+              "matches the reference on random batches"]
+    zeros = torch.zeros(5)
+
+    def picked_with(actions: torch.Tensor) -> Callable[[], bool]:
+        """A detector: the answer values the next states at ``actions`` (one per row) instead of the online argmax."""
+        return is_like(lambda g: td_target(REWARDS, TERMINATED, Q_TARGET, g, next_actions=actions))
+
+    flat = Q_ONLINE.argmax()  # no dim: one index into the flattened (B, A) tensor
+    one_action = [Mistake(
+        f"argmax without a dimension: it returned one index into the flattened tensor ({int(flat)}), so every row "
+        "got the same next action.", picked_with(flat.expand(5) % Q_ONLINE.shape[1]),
+        "An argmax over the whole (B, A) tensor gives a single number. The best action must be chosen per row, "
+        "over the action dimension, giving one action per transition.", values)] if flat < Q_ONLINE.shape[1] else []
+
+    def error_hint(err: BaseException) -> str | None:
+        text = str(err)
+        if "out of bounds" in text or "out of range" in text:
+            return ("An index out of range: the indices of a' must be action numbers, 0 to A - 1. A max's values "
+                    "used as indices, or an argmax over the flattened tensor (no dimension), gives numbers that are "
+                    "no actions. Choose a' per row with an argmax over the action dimension.")
+        if "expected" in text and ("Long" in text or "int64" in text):
+            return ("gather and indexing need integer indices: a' must be the argmax (which action), not the max "
+                    "(how much it is worth).")
+        return None
+
     tests = [
-        Test("returns a tensor of shape (B,)", shape, required=True),
+        Test("returns a tensor of shape (B,)", shape, required=True, on_error=error_hint),
         Test(OWN_CODE, own_code_test(shape, {"dqn_helpers.td_target": td_target}, answer=fn), required=True),
         Test("argmax from the online network, value from the target network", argmax_online_value_target),
         Test("terminal masking and gamma scaling", masking_and_gamma),
         Test("matches the reference on random batches", random),
         Test("no gradient flows through the target", no_gradient_test(with_grad)),
     ]
-    values = ["argmax from the online network, value from the target network", "terminal masking and gamma scaling",
-              "matches the reference on random batches"]
-    zeros = torch.zeros(5)
+
     mistakes = [Mistake(
         "your function changes its input tensors in place.", changes_inputs, IN_PLACE_HINT + " Build the target "
         "as a new tensor from the inputs and leave them as they were."), Mistake(
@@ -158,5 +188,5 @@ def check_double_dqn_target(fn) -> CheckReport:
         "`terminated` stands where `1 - terminated` belongs (or the condition is flipped): with no terminal row, "
         "as in the argmax test, every target came out as the reward alone, whatever the argmax. Keep the bootstrap "
         "where terminated == 0 and drop it where terminated == 1.",
-        explains=values)]
+        explains=values)] + one_action
     return run_tests(name, tests, signature, mistakes)

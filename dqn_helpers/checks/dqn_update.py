@@ -27,7 +27,7 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
                    taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True,
                    flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True,
                    mask_reward: bool = False, detach_target: bool = True, double: bool = False,
-                   loss: str = "mse") -> float:
+                   loss: str = "mse", index_columns: bool = False) -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
@@ -40,7 +40,9 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     ``gamma=0.99`` (a number) discounts with it instead of ``learner.gamma``; ``mask_reward=True``
     multiplies the reward by the mask too; ``detach_target=False`` keeps the target's gradient (with
     ``target_network=False``: the residual gradient); ``double=True`` is the Double DQN target;
-    ``loss`` is ``"mse"``, ``"huber"``, ``"half"`` (0.5 * mse) or ``"sum"`` (summed squared errors).
+    ``loss`` is ``"mse"``, ``"huber"``, ``"l1"`` (mean absolute error), ``"half"`` (0.5 * mse) or
+    ``"sum"`` (summed squared errors); ``index_columns=True`` predicts with ``q[:, actions]``, a (B, B)
+    table of every row's Q-value at every row's action.
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
@@ -64,7 +66,9 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     q_all = learner.q_network(obs)  # (B, n_actions)
     q_pred = q_all.gather(1, actions.unsqueeze(1)) if taken_action else q_all.max(dim=1, keepdim=True).values  # (B, 1)
     q_pred = q_pred.squeeze(1) if flat_prediction else q_pred  # (B,)
-    loss = {"mse": F.mse_loss, "huber": F.smooth_l1_loss, "half": lambda q, y: 0.5 * F.mse_loss(q, y),
+    if index_columns:
+        q_pred = q_all[:, actions]  # (B, B): row i holds Q(s_i, a_j) for every j
+    loss = {"mse": F.mse_loss, "huber": F.smooth_l1_loss, "l1": F.l1_loss, "half": lambda q, y: 0.5 * F.mse_loss(q, y),
             "sum": lambda q, y: F.mse_loss(q, y, reduction="sum")}[loss](q_pred, target)
     if zero_grad:
         learner.optimizer.zero_grad()
@@ -83,6 +87,9 @@ RESIDUAL = ("the target is computed from the online network with gradient tracki
             "through the target (the residual gradient)")
 DOUBLE = "this is the Double DQN target; the exercise asks for the plain DQN target"
 HUBER = "the loss is the Huber loss (smooth L1); the exercise asks for the mean squared error"
+L1 = "the loss is the mean absolute error (L1); the exercise asks for the mean squared error"
+INDEX_COLUMNS = ("the prediction indexes columns with the action vector, q[:, actions]: a (B, B) table of every "
+                 "row's Q-value at every row's action, not one value per row")
 MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     BROADCAST_PREDICTION: dict(flat_prediction=False),
     BROADCAST_TARGET: dict(flat_next_values=False),
@@ -98,6 +105,8 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     RESIDUAL: dict(target_network=False, detach_target=False),
     DOUBLE: dict(double=True),
     HUBER: dict(loss="huber"),
+    L1: dict(loss="l1"),
+    INDEX_COLUMNS: dict(index_columns=True),
 }
 _SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
 HINTS = {
@@ -131,6 +140,11 @@ HINTS = {
             "Q-values.",
     HUBER: "Huber equals half the squared error for small TD errors and grows only linearly for large ones, so the "
            "step differs. This exercise uses the plain mean of the squared TD errors.",
+    L1: "The absolute error's gradient is only the sign of each TD error: every Q(s, a) moves by the same amount "
+        "whether it is off by 0.01 or by 100. This exercise uses the mean of the squared TD errors.",
+    INDEX_COLUMNS: _SHAPES + "Indexing the (B, n_actions) output with a whole vector of actions in the column "
+                   "position takes those columns for every row; you want one entry per row, row i at its own "
+                   "action (a gather along the action dimension, or row and column indices together).",
 }
 
 
@@ -159,7 +173,9 @@ class _GradientDescent:
     """
 
     def __init__(self, params, lr: float):
-        self.params, self.lr = [p for p in params if p.requires_grad], lr
+        self.params, self.lr, self.steps = [p for p in params if p.requires_grad], lr, 0
+        self.param_groups = [{"params": self.params, "lr": lr}]  # as torch.optim's, for code that reads them
+        self.state = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -167,9 +183,11 @@ class _GradientDescent:
 
     @torch.no_grad()
     def step(self) -> None:
-        for p in self.params:
-            if p.grad is not None:
-                p.sub_(self.lr * p.grad)
+        self.steps += 1
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.sub_(group["lr"] * p.grad)
 
 
 def _batch(seed: int, n: int = 16):
@@ -387,7 +405,7 @@ def check_dqn_update(fn) -> CheckReport:
         Test("matches it again on a second update (gradients reset)", matches(2)),
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
-    mistakes += [scaled_loss(fn, base), hard_coded_gamma(fn, base)]
+    mistakes += [own_optimizer(fn, base), scaled_loss(fn, base), hard_coded_gamma(fn, base)]
     mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
     values = [t.name for t in tests if t.name.startswith(("returns the loss", "matches"))]
     mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
@@ -431,6 +449,21 @@ def _one_step(fn, base, gamma: float | None = None) -> torch.Tensor:
     return _weights(learner.q_network)
 
 
+def own_optimizer(fn, base) -> Mistake:
+    """The mistake "the update builds its own optimizer": learner.optimizer never steps, the weights move anyway."""
+
+    def detect() -> bool:
+        learner = copy.deepcopy(base)
+        fn(learner, _batch(0))
+        return learner.optimizer.steps == 0 and not torch.equal(_weights(learner.q_network), _weights(base.q_network))
+
+    return Mistake("your update steps an optimizer of its own, not learner.optimizer.", detect,
+                   "The weights moved but learner.optimizer never took a step: the update made a new optimizer. A "
+                   "new Adam on every call starts its running averages from zero each time (every step is then about "
+                   "lr times the sign of the gradient), and its learning rate is yours, not the learner's. Use the "
+                   "optimizer the learner owns.")
+
+
 def scaled_loss(fn, base) -> Mistake:
     """The mistake "the loss is c times the mean squared error": a step along the reference's, c times as long."""
     seen = {}
@@ -461,12 +494,13 @@ def hard_coded_gamma(fn, base) -> Mistake:
         if torch.equal(mine, _weights(base.q_network)) or not torch.allclose(mine, _one_step(fn, base, 0.5),
                                                                               atol=1e-6):
             return False
-        seen["as"] = [g for g in (0.99, 0.995, 0.999, 0.98, 0.95, 0.9, 0.5) if torch.allclose(
+        # a step that ignores gamma for another reason (an L1 loss: only the signs of the TD errors) is not this
+        seen["as"] = [g for g in (0.99, 0.995, 0.999, 0.98, 0.97, 0.95, 0.9, 0.8, 1.0) if torch.allclose(
             mine, _one_step(functools.partial(update_variant, gamma=g), base), atol=1e-5)]
-        return True
+        return bool(seen["as"])
 
     def hint() -> str:
-        like = f" (it behaves as if gamma were {seen['as'][0]})" if seen["as"] else ""
+        like = f" (it behaves as if gamma were {seen['as'][0]})"
         return (f"With learner.gamma = {base.gamma} and with learner.gamma = 0.5 your update takes the same step"
                 f"{like}: the discount is a number written in your code. Use learner.gamma: each experiment sets its "
                 "own.")

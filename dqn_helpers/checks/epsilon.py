@@ -373,7 +373,7 @@ def check_mean_epsilon(fn) -> CheckReport:
 
     def compare(start, end, fraction, hint):
         got, want = value(start, end, fraction), measured(start, end, fraction)
-        if abs(got - want) > 1e-4:
+        if abs(got - want) > 1e-7:  # a closed form is exact; an average over a grid misses the kink at `fraction`
             raise Fail(f"{want:.4f} (the schedule's mean over progress 0 to 1) for start={start}, end={end}, "
                        f"fraction={fraction}", f"{got:.6g}", hint)
 
@@ -419,7 +419,21 @@ def check_mean_epsilon(fn) -> CheckReport:
         Test(graded[1], sweep),
         Test(graded[2], others),
     ]
+    def grid_average() -> bool:
+        """Close to the mean everywhere but not exact: an average of the schedule over a grid of progress values."""
+        settings = ((1.0, 0.04, 0.1), (0.8, 0.1, 0.5), (0.5, 0.01, 0.25), (1.0, 0.04, 0.3))
+        gaps = [abs(value(*x) - measured(*x)) for x in settings]
+        seen["gap"] = max(gaps)
+        return 1e-7 < max(gaps) < 1e-2
+
+    seen = {}
     mistakes = [
+        Mistake("your mean is close but not exact: it looks like an average of the schedule over a grid of progress "
+                "values, not a formula.", grid_average,
+                lambda: f"Your values are off by up to {seen['gap']:.2g}, the error of averaging over a grid (the "
+                "corner of the schedule at `fraction` falls between grid points). The exercise asks for the exact "
+                "mean in closed form: each phase of the run has a mean you can write down, and a length.",
+                explains=graded + ["fraction = 0: the mean is end"]),
         Mistake("this is the mean over the decay phase only: the rest of the run, spent at `end`, is left out.",
                 lambda: close_to(lambda s, e, f: (s + e) / 2),
                 "The ramp lasts only the first `fraction` of the run; for the remaining share epsilon sits at end. "

@@ -45,6 +45,14 @@ def _angle_policy(obs):
     return int(obs[2] > 0) if obs.ndim == 1 else (obs[:, 2] > 0).astype(np.int64)
 
 
+def _uneven_policy(obs):
+    """A linear policy whose episodes last from about 25 to 250 steps, by start state: a copy that fails fast
+    ends its second episode before a slow copy ends its first."""
+    obs = np.asarray(obs, dtype=np.float32)
+    action = obs @ np.array([-1.0, 0.65, -0.1, 0.47], dtype=np.float32) > 0
+    return int(action) if obs.ndim == 1 else action.astype(np.int64)
+
+
 def _balancing_policy(obs):
     """Push towards the side the pole falls to: keeps CartPole up for the whole 500 steps."""
     obs = np.asarray(obs, dtype=np.float32)
@@ -73,6 +81,45 @@ _TIME_LIMIT_HINT = (
     "that waits for `terminated` alone never stops for a good policy."
 )
 
+
+def _first_to_end(policy, env_id: str, n: int, seed: int, backend: str) -> np.ndarray:
+    """The returns of the first ``n`` episodes to end in *any* of ``n`` env copies: the biased evaluation."""
+    from dqn_helpers.vector_env import make_vector_env
+
+    env = make_vector_env(env_id, n, backend=backend)
+    obs, running, ended = env.reset(seed=seed), np.zeros(n), []
+    for _ in range(2 * n * 500):  # CartPole episodes last at most 500 steps
+        step = env.step(np.asarray(policy(obs)))
+        running += step.rewards
+        for i in np.flatnonzero(step.done):
+            ended.append(running[i])
+            running[i] = 0.0
+        obs = step.next_obs
+        if len(ended) >= n:
+            break
+    env.close()
+    return np.array(ended[:n])
+
+
+def _seeded_once(policy, env_id: str, n: int, seed: int) -> np.ndarray:
+    """The returns of ``n`` episodes of one env, only the first reset seeded: the others continue its stream."""
+    env, returns = gym.make(env_id), np.zeros(n)
+    for i in range(n):
+        obs, _ = env.reset(seed=seed) if i == 0 else env.reset()
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(policy(obs[None]))[0]))
+            returns[i] += reward
+            done = terminated or truncated
+    env.close()
+    return returns
+
+
+ANY_COPY_HINT = (
+    "Episodes that end quickly end first: a copy that fails fast contributes its second and third episodes before "
+    "a copy that balances for 500 steps contributes its first, so the sample leans to short episodes and the mean "
+    "is too low. Which start states are scored also depends on the policy. Count exactly one episode per copy, the "
+    "one that starts from that copy's seeded reset, and ignore whatever a copy plays after it.")
 
 RUNNING_SUM_HINT = "Each of your returns includes the episodes before it: every episode's sum starts from 0."
 COUNTS_ON_HINT = ("A vector env resets an env whose episode ended and plays on while the others finish; a loop that "
@@ -178,6 +225,10 @@ def check_evaluate(fn) -> CheckReport:
             raise Fail(f"one episode's return per env: {fmt(ref)}",
                        f"{fmt(got)}, more than one episode's worth where episodes ended early ({'; '.join(extra)})",
                        COUNTS_ON_HINT)
+        if any_copy():
+            got, ref = call(_uneven_policy, 8, 0), references(_uneven_policy, 8, 0)[1]
+            raise Fail(f"the first episode of each of 8 copies, from its own seeded start: {fmt(ref)}",
+                       f"{fmt(got)}: the first 8 episodes to end, in whichever copies", ANY_COPY_HINT)
 
     def running_sum(got, refs) -> bool:
         return bool(np.allclose(got, np.cumsum(refs[0])))
@@ -339,8 +390,42 @@ def check_evaluate(fn) -> CheckReport:
                 "the same seed give the same returns: take the policy's action at every step. Exploration belongs "
                 "to training.")
 
+    def any_copy() -> bool:
+        """The first n episodes to end, in whichever copies: the same multiset of returns, for either backend."""
+        got = np.sort(call(_uneven_policy, 8, 0))
+        return any(np.allclose(got, np.sort(_first_to_end(_uneven_policy, env_id, 8, 0, backend)))
+                   and not np.allclose(got, np.sort(ref))
+                   for backend, ref in zip(("copies", "gymnasium"), references(_uneven_policy, 8, 0), strict=True))
+
+    def seeded_once() -> bool:
+        got, refs = call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)
+        return np.allclose(got, _seeded_once(_angle_policy, env_id, 6, 3)) and not matches_any(got, refs)
+
+    def stale_obs() -> bool:
+        """The policy was asked about the same observation over and over: the loop never moved on from it."""
+        asked = []
+
+        def spy(obs):
+            asked.append(np.array(obs, dtype=np.float64, copy=True))
+            return _angle_policy(obs)
+
+        call(spy, 2, 0)
+        repeats = sum(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(asked, asked[1:]))
+        return len(asked) > 10 and repeats > 0.5 * (len(asked) - 1)
+
     seen: dict[str, list] = {}
     mistakes = [
+        Mistake("you scored the first n_episodes episodes to end, in whichever env copies they ended: short "
+                "episodes count several times and long ones not at all.", any_copy, ANY_COPY_HINT),
+        Mistake("only the first episode was reset with a seed: the others continued the env's random stream.",
+                seeded_once,
+                "Your first return matches the reference and the later ones do not. Reset the env of episode i with "
+                "the seed seed + i, every time: then each episode can be replayed alone, and evaluate(..., seed) "
+                "plays the same start states whatever came before."),
+        Mistake("your policy was given the same observation at every step: the loop does not carry on from the "
+                "observation that env.step returns.", stale_obs,
+                "After each step, the next action must be chosen for the state the env is in now, the observation "
+                "the step just returned; yours keeps asking about the episode's first one."),
         Mistake("you counted steps, not rewards: each return is the episode's length.",
                 shifted(scale=2.0, env=HALF_REWARD_ID),
                 f"CartPole-v1 pays 1 per step, so there the length and the return agree; {HALF_REWARD_ID} pays 0.5 "

@@ -41,7 +41,7 @@ COPIES = BATCH_ROWS
 OVERSAMPLE = "sample(len(buffer)) works; asking for more than is stored raises a ValueError"
 FULL_BATCH = OVERSAMPLE
 TOGETHER = "the fields of a sampled transition belong together"
-SHAPES = "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions)"
+SHAPES = "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards)"
 _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
 
@@ -218,6 +218,12 @@ def check_replay_buffer(cls) -> CheckReport:
         actions = array(attr(batch, "actions", "the batch"), "actions")
         if not np.issubdtype(actions.dtype, np.integer):
             raise Fail("integer `actions` (they index the Q-values)", f"dtype {actions.dtype}", "Use dtype=np.int64.")
+        rewards = array(attr(batch, "rewards", "the batch"), "rewards")
+        if not np.issubdtype(rewards.dtype, np.floating):
+            raise Fail("floating-point `rewards` (a reward of 0.5 must come back as 0.5)", f"dtype {rewards.dtype}",
+                       "An integer array rounds every reward stored in it (0.5 becomes 0, -0.1 becomes 0), without an "
+                       "error: CartPole's rewards of 1 hide it, most other environments' do not. Store rewards in a "
+                       "float32 array.")
 
     def wrap_one_at_a_time():
         buf = make(5)
@@ -449,6 +455,20 @@ def check_replay_buffer(cls) -> CheckReport:
         seen["columns"] = columns
         return bool(columns)
 
+    def one_slot_per_call() -> bool:
+        """remember() of n rows advances the count (and the position) by 1, as if every call held one row."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        first = length(buf)
+        remember(buf, 3, 5)
+        return (first, length(buf)) == (1, 2)
+
+    def written_one_past() -> bool:
+        """The rows went to position + 1 ...: slot 0 is empty and the newest row lies beyond range(len)."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        return length(buf) == 3 and set(sample_ids(buf, 3, 60).tolist()) == {-1000, 0, 1}
+
     tests = [
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
         Test(OWN_CODE, own_code_test(fill_and_sample, references,
@@ -464,6 +484,20 @@ def check_replay_buffer(cls) -> CheckReport:
         Test(OVERSAMPLE, lambda: (full_batch(), oversample())),
     ]
     mistakes = [
+        Mistake(
+            "remember() counts calls, not rows: a call with n rows moved the count (and the position) by 1.",
+            one_slot_per_call,
+            "After remembering 3 rows, then 5, your len() is 1, then 2. remember() receives one row per env at "
+            "once: it must store all n rows of the call, and the write position and the count move on by n.",
+        ),
+        Mistake(
+            "remember() writes one slot past the write position: slot 0 stays empty and the newest row lies "
+            "beyond the rows that sample() draws from.",
+            written_one_past,
+            "After 3 rows in a fresh buffer, samples hold an empty slot (obs all 0) and rows 0 and 1, never row "
+            "2. The first row of a fresh buffer goes to slot 0: write at the current position, then move it on.",
+            explains=[WRITTEN_ONLY, BATCH_ROWS, TOGETHER, OVERSAMPLE],
+        ),
         Mistake(
             "sample() refuses a batch as large as the buffer: sample(len(buffer)) must be allowed.",
             refuses_full_batch,

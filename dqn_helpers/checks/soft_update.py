@@ -175,6 +175,14 @@ def check_soft_update(fn) -> CheckReport:
                 "inside your function; the tensors of target_network stay as they were. Change the numbers "
                 "inside those tensors themselves (PyTorch's in-place operations), under torch.no_grad().")
 
+    def swapped_roles() -> bool:
+        """The online network moved towards the target and the target stayed: the loop's names are swapped."""
+        online, target = _pair()
+        online_before, target_before = _params(online), _params(target)
+        fn(online, target, TAU)
+        return _same(_params(target), target_before) and _same(_params(online), _blend(online_before, target_before,
+                                                                                        TAU))
+
     def skips_frozen() -> bool:
         """The frozen target is left alone, but an unfrozen copy of it is blended (a `requires_grad` filter)."""
         before, after, online, _, _ = step()
@@ -238,6 +246,10 @@ def check_soft_update(fn) -> CheckReport:
                 "Your function first moved the target towards the online network and then multiplied the result by "
                 "(1 - tau) again, which shrinks both terms. The factor (1 - tau) belongs to the target's old value "
                 "only.", values),
+        Mistake("the roles are swapped: your function moved the online network towards the target and left the "
+                "target as it was.", swapped_roles,
+                "Look at which network each name in your loop really holds: zip pairs its arguments in the order "
+                "you give them. The target network is the one that changes; the online network is only read."),
         Mistake("your function does not update the target network in place.", returned_or_rebound, returned_hint,
                 values),
         Mistake("only some parameters were blended.", partial, partial_hint, values),

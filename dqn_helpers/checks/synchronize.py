@@ -199,6 +199,8 @@ def check_synchronize(fn) -> CheckReport:
                 "(e.g. `target.weight = online.weight`): give it the online numbers, not the online tensors.",
             )
 
+    seen = {}
+
     def frozen_run():
         """fn on a frozen target at n_updates=10, sync_every=5: (parameters requiring grad, copied?, replaced?)."""
         online, target = pair()
@@ -206,6 +208,7 @@ def check_synchronize(fn) -> CheckReport:
         ids = [id(p) for p in target.parameters()]
         fn(online, target, 10, 5)
         trainable = [n for n, p in target.named_parameters() if p.requires_grad]
+        seen["unfrozen"] = bool(trainable) and all(p.is_leaf for p in target.parameters())  # requires_grad_(True)
         return trainable, _same_weights(online, target), [id(p) for p in target.parameters()] != ids
 
     def copies_a_trainable_target() -> bool:
@@ -219,6 +222,11 @@ def check_synchronize(fn) -> CheckReport:
             if replaced:
                 hint = ("Your function put new parameter objects into the target, and a new nn.Parameter is trainable. "
                         "Write the numbers into the target's existing tensors instead.")
+            elif trainable and seen["unfrozen"]:
+                hint = ("Your function switched gradient tracking back on for the target: its parameters are plain "
+                        "tensors with requires_grad=True, not results of a tracked copy. A target network stays "
+                        "frozen; it is trained by nothing, only overwritten by synchronization. Leave its "
+                        "requires_grad as it was.")
             elif trainable:
                 hint = ("Your copy ran with gradient tracking on: an in-place copy from a parameter that requires grad "
                         "makes the frozen target's tensors part of the autograd graph (requires_grad becomes True). "

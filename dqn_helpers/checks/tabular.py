@@ -282,7 +282,8 @@ def check_q_learning_update(fn) -> CheckReport:
         """
 
         def detect() -> bool:
-            for s, a, ns, alpha, gamma in ((0, 1, 1, 0.5, 0.9), (3, 0, 2, 1.0, 0.5)):
+            # the third case tells Q[s', a] (3), min (1), mean (3.33) and max (6) of row 2 apart
+            for s, a, ns, alpha, gamma in ((0, 1, 1, 0.5, 0.9), (3, 0, 2, 1.0, 0.5), (1, 1, 2, 0.5, 0.9)):
                 table = base.copy()
                 table[s, a] += alpha * (1.0 + gamma * next_value(base[ns if row == "next" else s], a) - table[s, a])
                 if not np.allclose(updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma), table):
@@ -307,8 +308,19 @@ def check_q_learning_update(fn) -> CheckReport:
         return matches({}, {}) and np.allclose(updated(terminated=True), base)
 
     def terminal_set_to_reward() -> bool:
-        got = updated(terminated=True, reward=1.0)
-        return matches({}, {}) and np.isclose(got[0, 1], 1.0) and changed_entries(got) == [[0, 1]]
+        got = updated(terminated=True, reward=3.0)  # not 1.0: a step alpha towards 0 from Q[0, 1] = 2 also gives 1
+        return matches({}, {}) and np.isclose(got[0, 1], 3.0) and changed_entries(got) == [[0, 1]]
+
+    def masked_reward() -> bool:
+        """The whole target is multiplied by the mask: a terminated step moves Q[s, a] towards 0, not the reward."""
+        got = updated(terminated=True, reward=3.0, alpha=0.5)
+        return matches({}, {}) and np.isclose(got[0, 1], 0.5 * base[0, 1]) and changed_entries(got) == [[0, 1]]
+
+    def climbs() -> bool:
+        """The step has the wrong sign: Q[s, a] moves away from the target by alpha times the gap."""
+        return all(matches({"alpha": alpha, "gamma": gamma, "terminated": t}, {"alpha": -alpha, "gamma": gamma,
+                                                                               "terminated": t})
+                   for alpha, gamma, t in ((0.5, 0.9, False), (1.0, 0.5, False), (0.5, 0.9, True)))
 
     def whole_row() -> bool:
         got, want = updated(), expected()
@@ -348,6 +360,23 @@ def check_q_learning_update(fn) -> CheckReport:
                 terminal_set_to_reward,
                 "Only the target changes on a terminated step (no bootstrap term); the update is the same step of "
                 "size alpha from the old value towards it.", explains=terminal_test),
+        Mistake("the mask multiplies the reward too: on a terminated step the target is 0, not the reward.",
+                masked_reward,
+                "The reward of the last step is earned even when the episode ends there (on FrozenLake it is the "
+                "only reward there is); only the bootstrapped future vanishes at a terminal state, so the mask "
+                "belongs to that term alone.", explains=terminal_test),
+        Mistake("your step moves Q[s, a] away from the target: its sign is flipped.", climbs,
+                "The gap target - Q[s, a] says which way to move: a Q-value below its target must go up. Yours "
+                "moved by the same amount in the other direction.", explains=None),
+        Mistake("you bootstrapped from the smallest value of the next state's row (min), not the largest.",
+                bootstraps_from(lambda row, a: row.min()),
+                "Q-learning assumes the agent goes on with its best action, so the target uses the largest value "
+                "among the next state's actions.", explains=value_tests),
+        Mistake("you bootstrapped from the mean of the next state's row, not its largest value.",
+                bootstraps_from(lambda row, a: row.mean()),
+                "An average over the next actions is the value of acting at random from there (Expected SARSA's "
+                "target under a uniform policy); Q-learning's target uses the best next action.",
+                explains=value_tests),
         Mistake("you changed the whole row Q[state], not only the entry of the action taken.", whole_row,
                 "Only the action that was taken has a new sample of its value; the other actions of the state keep "
                 "theirs.", explains=None),

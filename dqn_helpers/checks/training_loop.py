@@ -82,6 +82,7 @@ class _Recorder:
         self.num_envs = env.num_envs
         self.resets, self.steps, self.acted, self.actions, self.epsilons = [], [], [], [], []
         self.remembered, self.batch_sizes, self.syncs, self.direct_updates = [], [], [], 0
+        self.update_steps = []  # vector steps done when each update(learner, batch) was called
         self.decays = []  # (vector steps done, updates done, progress) of each learner.decay_epsilon call
         recorder = self
 
@@ -131,6 +132,7 @@ class _Recorder:
 
         def update(learner_, batch):
             recorder.batch_sizes.append(len(batch.actions))
+            recorder.update_steps.append(len(recorder.steps))
             inside_update.append(True)
             try:
                 return learner_.update(batch)
@@ -279,17 +281,34 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
     def updates():
         rec = copies()
         s = rec.settings
-        want = sum((k + 1) * rec.num_envs >= s["learning_starts"] for k in range(len(rec.steps)))
-        got = len(rec.batch_sizes)
+        n, starts = rec.num_envs, s["learning_starts"]
+        # after vector step k (k * n env steps collected, its transitions stored): an update once k * n >= starts
+        want_at = [k for k in range(1, len(rec.steps) + 1) if k * n >= starts]
+        want, got = len(want_at), len(rec.batch_sizes)
         bad_sizes = sorted(set(rec.batch_sizes) - {s["batch_size"]})
-        if abs(got - want) > 1 or bad_sizes:
+        if got == want and not bad_sizes and rec.update_steps != want_at and rec.update_steps:
+            first, expected_first = rec.update_steps[0], want_at[0]
+            when = "late" if first > expected_first else "early" if first < expected_first else "irregularly"
+            raise Fail(f"the first update after vector step {expected_first} ({expected_first * n} env steps "
+                       f"collected, learning_starts={starts}), then one per vector step",
+                       f"the first after vector step {first}, "
+                       + (f"{abs(first - expected_first)} vector step(s) {when}" if when != "irregularly" else
+                          f"then after vector steps {rec.update_steps[1:4]} ... (not one per vector step)"),
+                       "Compare learning_starts with the env steps collected so far, counting this pass's step (its "
+                       "transitions are already in the buffer), and do it after the step, before the update.")
+        if got != want or bad_sizes:
             hint = ("From learning_starts env steps on, every pass samples a batch of batch_size from the buffer and "
                     "calls update(learner, batch) once.")
+            if got in (want - 1, want + 1) and not bad_sizes:
+                hint = (f"One update {'too few' if got < want else 'too many'}: your loop starts updating one vector "
+                        f"step {'late' if got < want else 'early'} (the first update should come right after the step "
+                        f"that brings the env steps collected to learning_starts = {starts}). Count this pass's step "
+                        "before comparing.")
             if rec.direct_updates:
                 hint = (f"Your loop called learner.update(batch) itself ({rec.direct_updates} times). Call the update "
                         "function the loop receives, update(learner, batch): the check passes the package's, "
                         "notebook 09 passes yours.")
-            raise Fail(f"about {want} calls of update(learner, batch) (one per vector step once {s['learning_starts']} "
+            raise Fail(f"{want} calls of update(learner, batch) (one per vector step once {s['learning_starts']} "
                        f"env steps are collected), batches of {s['batch_size']}",
                        f"{got} calls, batch sizes {sorted(set(rec.batch_sizes))}", hint)
 

@@ -369,11 +369,12 @@ class _ScriptedEnv:
     """A gymnasium-like env whose episodes last ``_SCRIPTED_LENGTHS`` steps, in turn; refuses a step after the end."""
 
     def __init__(self):
-        self.episode, self.t, self.ended, self.resets = -1, 0, True, 0
+        self.episode, self.t, self.ended, self.resets, self.seeds = -1, 0, True, 0, []
 
     def reset(self, *, seed=None, options=None):
         self.episode, self.t, self.ended = self.episode + 1, 0, False
         self.resets += 1
+        self.seeds.append(seed)
         return np.full(4, 0.01 * self.episode, dtype=np.float32), {}
 
     def step(self, action):
@@ -425,6 +426,18 @@ def _act(obs):
     return np.zeros(len(np.atleast_2d(obs)), dtype=np.int64)
 
 
+def _act_on_batch(obs):
+    """Like the notebook's policies, this one takes a batch of observations (N, 4), never a single one."""
+    obs = np.asarray(obs)
+    if obs.ndim != 2:
+        raise Fail("policy(obs) called with a batch of observations, shape (1, 4) for one env",
+                   f"one observation of shape {obs.shape}",
+                   "The notebook's policies take a batch (they read obs[:, 2]); given a single observation they "
+                   "read the wrong numbers or fail. Pass the observation as a batch of one and take the one action "
+                   "of the result.")
+    return np.zeros(len(obs), dtype=np.int64)
+
+
 def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> CheckReport:
     """Check exercise 2 of notebook 05, each function on its own.
 
@@ -472,7 +485,7 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
         for n_episodes in (5, 3):
             env = _ScriptedEnv()
             try:
-                got = number(mean_episode_length(env, _act, n_episodes), "mean_episode_length")
+                got = number(mean_episode_length(env, _act_on_batch, n_episodes), "mean_episode_length")
             except RuntimeError as err:
                 if "without reset" not in str(err):
                     raise
@@ -481,6 +494,14 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
                            "An episode ends when either flag is set: the scripted env ends some of its episodes by "
                            "truncation, like a time limit. Reset the env when terminated or truncated.") from None
             want = float(np.mean(_SCRIPTED_LENGTHS[:n_episodes]))
+            seeded = [seed for seed in env.seeds if seed is not None]
+            if len(seeded) > 1 and len(set(seeded)) == 1:
+                raise Fail(f"{n_episodes} different episodes: the env seeded once (or with a new seed each time)",
+                           f"every one of {len(seeded)} resets with seed={seeded[0]}",
+                           "A real env reset with the same seed starts the same episode again, so your mean would "
+                           "be one start state's length, not an average over episodes (this scripted env ignores "
+                           "seeds, a real one does not). Seed the first reset only, or give each episode its own "
+                           "seed.")
             if abs(got - want) < 1e-9:
                 continue
             hint = "Count every env.step() call of an episode, from its reset to the step that ends it."

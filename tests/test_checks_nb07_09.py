@@ -1,0 +1,232 @@
+"""Notebooks 07, 08 and 09's checks catch what students really write (fourth reads of 07-09).
+
+Each wrong answer is written the way a student writes it; the check must fail and name the
+mistake actually made. Correct answers written differently still pass.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium as gym
+import numpy as np
+import torch
+from check_reports import failed, lenient, named  # noqa: F401 (lenient: an autouse fixture)
+from test_probes_and_dqn_checks import reference_loop
+from torch.nn import functional as F
+
+from dqn_helpers import make_vector_env
+from dqn_helpers.checks import check_double_dqn_target, check_dqn_update, check_evaluate, check_training_loop
+
+# --------------------------------------------------------------------------- 07: check_evaluate
+
+
+def evaluate_first_to_end(policy, env_id, n_episodes, seed):
+    """Plays n copies side by side and keeps the first n episodes to end, in whichever copies."""
+    env = make_vector_env(env_id, n_episodes)
+    obs, running, returns = env.reset(seed=seed), np.zeros(n_episodes), []
+    while len(returns) < n_episodes:
+        step = env.step(np.asarray(policy(obs)))
+        running += step.rewards
+        for i in np.flatnonzero(step.done):
+            returns.append(running[i])
+            running[i] = 0.0
+        obs = step.next_obs
+    return np.array(returns[:n_episodes])
+
+
+def evaluate_seeded_once(policy, env_id, n_episodes, seed):
+    env, returns = gym.make(env_id), np.zeros(n_episodes)
+    obs, _ = env.reset(seed=seed)
+    for i in range(n_episodes):
+        if i > 0:
+            obs, _ = env.reset()
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+def evaluate_stale_observation(policy, env_id, n_episodes, seed):
+    env, returns = gym.make(env_id), np.zeros(n_episodes)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))  # obs is never updated
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+def test_evaluate_first_episodes_to_end_in_any_copy():
+    report = check_evaluate(evaluate_first_to_end)
+    named(report, "first n_episodes episodes to end, in whichever env copies")
+    assert "counts only the first episode of each env" in failed(report)
+
+
+def test_evaluate_seeding_only_the_first_reset():
+    named(check_evaluate(evaluate_seeded_once), "only the first episode was reset with a seed")
+
+
+def test_evaluate_acting_on_a_stale_observation():
+    named(check_evaluate(evaluate_stale_observation), "the same observation at every step")
+
+
+# --------------------------------------------------------------------------- 09: check_training_loop
+
+
+def loop_starting_late(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every,
+                       seed):
+    """Compares learning_starts with the env steps counted *before* this pass's step."""
+    obs, n_updates = env.reset(seed=seed), 0
+    for env_steps in range(0, total_steps, env.num_envs):
+        learner.decay_epsilon(env_steps / total_steps)
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable
+        buffer.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep], step.terminated[keep])
+        obs = step.next_obs
+        if env_steps >= learning_starts:
+            update(learner, buffer.sample(batch_size))
+            n_updates += 1
+            if n_updates % target_update_every == 0:
+                learner.synchronize()
+
+
+def loop_updating_before_the_step(env, learner, buffer, update, total_steps, batch_size, learning_starts,
+                                  target_update_every, seed):
+    obs, n_updates = env.reset(seed=seed), 0
+    for env_steps in range(0, total_steps, env.num_envs):
+        learner.decay_epsilon(env_steps / total_steps)
+        if env_steps + env.num_envs >= learning_starts and len(buffer) >= batch_size:
+            update(learner, buffer.sample(batch_size))
+            n_updates += 1
+            if n_updates % target_update_every == 0:
+                learner.synchronize()
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable
+        buffer.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep], step.terminated[keep])
+        obs = step.next_obs
+
+
+def test_training_loop_starting_one_vector_step_late():
+    report = check_training_loop(loop_starting_late, learning_steps=0)
+    assert "one update per vector step from learning_starts on, batches of batch_size" in failed(report)
+    assert "one vector step late" in str(report), str(report)
+
+
+def test_training_loop_updating_before_the_step():
+    report = check_training_loop(loop_updating_before_the_step, learning_steps=0)
+    assert "one update per vector step from learning_starts on, batches of batch_size" in failed(report)
+    assert "early" in str(report), str(report)
+
+
+def test_training_loop_counting_updates_either_way_passes():
+    """The reference with a while loop and its own env-step counter, written differently, passes."""
+
+    def while_loop(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every, seed):
+        obs, collected, n_updates = env.reset(seed=seed), 0, 0
+        while collected < total_steps:
+            learner.decay_epsilon(collected / total_steps)
+            actions = learner.act(obs)
+            step = env.step(actions)
+            collected += env.num_envs
+            rows = np.flatnonzero(step.learnable)
+            buffer.remember(obs[rows], actions[rows], step.rewards[rows], step.final_obs[rows], step.terminated[rows])
+            obs = step.next_obs
+            if collected >= learning_starts:
+                update(learner, buffer.sample(batch_size))
+                n_updates += 1
+                if n_updates % target_update_every == 0:
+                    learner.synchronize()
+
+    report = check_training_loop(while_loop, learning_steps=0)
+    assert failed(report) in ([], ["learns: greedy return >= 100 on CartPole-v1 after 0 env steps"]), str(report)
+    assert "one update per vector step from learning_starts on, batches of batch_size" not in failed(report)
+
+
+def test_reference_loop_has_the_exact_update_schedule():
+    report = check_training_loop(functools.partial(reference_loop), learning_steps=0)
+    assert "one update per vector step from learning_starts on, batches of batch_size" not in failed(report)
+
+
+# --------------------------------------------------------------------------- 09: check_dqn_update
+
+
+def dqn_update(learner, batch, *, loss_fn=F.mse_loss, own_adam=False, index_columns=False):
+    obs, actions = torch.as_tensor(batch.obs), torch.as_tensor(batch.actions)
+    rewards, next_obs = torch.as_tensor(batch.rewards), torch.as_tensor(batch.next_obs)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        target = rewards + learner.gamma * (1 - terminated) * learner.target_network(next_obs).max(dim=1).values
+    q_all = learner.q_network(obs)
+    q_taken = q_all[:, actions] if index_columns else q_all[torch.arange(len(actions)), actions]
+    loss = loss_fn(q_taken, target)
+    optimizer = torch.optim.Adam(learner.q_network.parameters(), lr=1e-3) if own_adam else learner.optimizer
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def test_dqn_update_written_with_row_and_column_indices_passes():
+    assert check_dqn_update(dqn_update)
+
+
+def test_dqn_update_with_an_l1_loss_is_not_blamed_on_gamma():
+    report = check_dqn_update(functools.partial(dqn_update, loss_fn=F.l1_loss))
+    named(report, "mean absolute error (L1)", absent=("gamma is hard-coded",))
+
+
+def test_dqn_update_with_its_own_optimizer():
+    named(check_dqn_update(functools.partial(dqn_update, own_adam=True)), "an optimizer of its own")
+
+
+def test_dqn_update_indexing_columns_with_the_action_vector():
+    named(check_dqn_update(functools.partial(dqn_update, index_columns=True)), "q[:, actions]")
+
+
+def test_dqn_update_that_reads_the_learning_rate_from_param_groups_passes():
+    def scaled_by_hand(learner, batch):
+        for group in learner.optimizer.param_groups:  # e.g. a student's learning-rate schedule
+            group["lr"] = group["lr"]
+        return dqn_update(learner, batch)
+
+    assert check_dqn_update(scaled_by_hand)
+
+
+# --------------------------------------------------------------------------- 08: check_double_dqn_target
+
+
+def double_target(rewards, terminated, next_q_online, next_q_target, gamma, *, picks="argmax"):
+    if picks == "flat":
+        best = next_q_online.argmax().expand(len(rewards))  # no dim
+    elif picks == "values":
+        best = next_q_online.max(dim=1).values.long()  # values used as indices
+    else:
+        best = next_q_online.argmax(dim=1)
+    next_values = next_q_target[torch.arange(len(rewards)), best]
+    return rewards + gamma * (1 - terminated) * next_values
+
+
+def test_double_dqn_argmax_without_a_dimension():
+    named(check_double_dqn_target(functools.partial(double_target, picks="flat")), "argmax without a dimension")
+
+
+def test_double_dqn_values_used_as_indices_get_an_index_hint():
+    report = check_double_dqn_target(functools.partial(double_target, picks="values"))
+    assert not report
+    assert "action numbers" in report.failures[0].hint, str(report)
+
+
+def test_double_dqn_masking_test_points_at_the_argmax_when_that_fails():
+    def plain_max(rewards, terminated, next_q_online, next_q_target, gamma):
+        return rewards + gamma * (1 - terminated) * next_q_target.max(dim=1).values
+
+    report = check_double_dqn_target(plain_max)
+    masking = [r for r in report.failures if r.name == "terminal masking and gamma scaling"]
+    assert masking and "fix the choice of a'" in masking[0].hint, str(report)
