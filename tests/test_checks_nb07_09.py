@@ -10,13 +10,20 @@ import functools
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from check_reports import failed, lenient, named  # noqa: F401 (lenient: an autouse fixture)
 from test_probes_and_dqn_checks import reference_loop
 from torch.nn import functional as F
 
 from dqn_helpers import make_vector_env
-from dqn_helpers.checks import check_double_dqn_target, check_dqn_update, check_evaluate, check_training_loop
+from dqn_helpers.checks import (
+    check_double_dqn_target,
+    check_dqn_update,
+    check_evaluate,
+    check_probes,
+    check_training_loop,
+)
 
 # --------------------------------------------------------------------------- 07: check_evaluate
 
@@ -230,3 +237,104 @@ def test_double_dqn_masking_test_points_at_the_argmax_when_that_fails():
     report = check_double_dqn_target(plain_max)
     masking = [r for r in report.failures if r.name == "terminal masking and gamma scaling"]
     assert masking and "fix the choice of a'" in masking[0].hint, str(report)
+
+
+def evaluate_with_integer_returns(policy, env_id, n_episodes, seed):
+    env, returns = gym.make(env_id), np.zeros(n_episodes, dtype=int)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            returns[i] += int(reward)
+            done = terminated or truncated
+    return returns
+
+
+def evaluate_with_the_old_gym_api(policy, env_id, n_episodes, seed):
+    env, returns = gym.make(env_id), np.zeros(n_episodes)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            obs, reward, done, _ = env.step(int(policy(obs[None])[0]))
+            returns[i] += reward
+    return returns
+
+
+def test_evaluate_with_integer_returns():
+    named(check_evaluate(evaluate_with_integer_returns), "rewards of 0.5 were rounded away")
+
+
+def test_evaluate_with_the_old_gym_api_gets_the_five_values_hint():
+    assert "returns five values" in str(check_evaluate(evaluate_with_the_old_gym_api))
+
+
+# --------------------------------------------------------------------------- 09: more update and loop mistakes
+
+
+def update_kind(learner, batch, kind):
+    obs, actions = torch.as_tensor(batch.obs), torch.as_tensor(batch.actions)
+    rewards, next_obs = torch.as_tensor(batch.rewards), torch.as_tensor(batch.next_obs)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        next_q = learner.target_network(next_obs)
+        best = next_q.max() if kind == "global max" else next_q.max(dim=1).values
+        target = rewards + learner.gamma * (1 - terminated) * best
+        if kind == "gamma on reward":
+            target = learner.gamma * (rewards + (1 - terminated) * best)
+    q_all = learner.q_network(next_obs if kind == "next obs" else obs)
+    q_taken = q_all.gather(0 if kind == "gather rows" else 1, actions.unsqueeze(1)).squeeze(1)
+    loss = F.mse_loss(q_taken, target)
+    learner.optimizer.zero_grad()
+    if kind == "step first":
+        learner.optimizer.step()
+        loss.backward()
+    else:
+        loss.backward()
+        learner.optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("global max", "the max has no dim"), ("gamma on reward", "gamma multiplies the reward too"),
+    ("gather rows", "gather along dimension 0"), ("next obs", "computed from next_obs"),
+    ("step first", "the optimizer step comes before backward()"),
+])
+def test_dqn_update_more_named_mistakes(kind, words):
+    named(check_dqn_update(functools.partial(update_kind, kind=kind)), words)
+
+
+def loop_variant(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every, seed,
+                 kind):
+    obs, n_updates = env.reset(seed=seed), 0
+    for env_steps in range(0, total_steps, env.num_envs):
+        learner.decay_epsilon(env_steps / total_steps)
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable
+        buffer.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep], step.terminated[keep])
+        obs = step.next_obs
+        collected = len(buffer) if kind == "buffer length" else env_steps + env.num_envs
+        ready = collected >= learning_starts
+        if ready:
+            for _ in range(env.num_envs if kind == "per env" else 1):
+                update(learner, buffer.sample(batch_size))
+                n_updates += 1
+                synced = (env_steps + env.num_envs) if kind == "sync on env steps" else n_updates
+                if synced % target_update_every == 0:
+                    learner.synchronize()
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("buffer length", "You compared learning_starts with len(buffer)"),
+    ("per env", "updates once per env of the vector step"),
+    ("sync on env steps", "counted in updates, not env steps"),
+])
+def test_training_loop_more_named_mistakes(kind, words):
+    report = check_training_loop(functools.partial(loop_variant, kind=kind), learning_steps=0)
+    assert words in str(report), str(report)
+
+
+def test_probes_gamma_on_the_reward_is_named():
+    named(check_probes(functools.partial(update_kind, kind="gamma on reward")), "gamma times the optimal one")

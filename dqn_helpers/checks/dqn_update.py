@@ -27,7 +27,8 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
                    taken_action: bool = True, sign: float = 1.0, zero_grad: bool = True,
                    flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True,
                    mask_reward: bool = False, detach_target: bool = True, double: bool = False,
-                   loss: str = "mse", index_columns: bool = False) -> float:
+                   loss: str = "mse", index_columns: bool = False, global_max: bool = False,
+                   gamma_on_reward: bool = False, gather_dim0: bool = False, predict_next: bool = False) -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
@@ -42,7 +43,10 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     ``target_network=False``: the residual gradient); ``double=True`` is the Double DQN target;
     ``loss`` is ``"mse"``, ``"huber"``, ``"l1"`` (mean absolute error), ``"half"`` (0.5 * mse) or
     ``"sum"`` (summed squared errors); ``index_columns=True`` predicts with ``q[:, actions]``, a (B, B)
-    table of every row's Q-value at every row's action.
+    table of every row's Q-value at every row's action; ``global_max=True`` takes one max over the whole
+    batch (``.max()`` without ``dim``); ``gamma_on_reward=True`` discounts the reward too;
+    ``gather_dim0=True`` gathers along dimension 0 (rows picked by action number); ``predict_next=True``
+    predicts from ``next_obs`` instead of ``obs``.
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
@@ -55,6 +59,8 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
         if double:  # the online network picks a', the bootstrap network values it
             chosen = learner.q_network(next_obs).argmax(dim=1, keepdim=True)
             next_values = next_q.gather(1, chosen).squeeze(1) if flat_next_values else next_q.gather(1, chosen)
+        elif global_max:
+            next_values = next_q.max().expand(len(rewards))  # one number, the batch's largest Q-value
         else:
             best = next_q.max(dim=1, keepdim=not flat_next_values)
             next_values = best.values if values else best.indices.float()  # (B,) or (B, 1)
@@ -63,8 +69,11 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
         target = rewards + discount * alive * next_values  # (B,), or (B, B) if next_values is (B, 1)
         if mask_reward:
             target = (rewards + discount * next_values) * alive
-    q_all = learner.q_network(obs)  # (B, n_actions)
-    q_pred = q_all.gather(1, actions.unsqueeze(1)) if taken_action else q_all.max(dim=1, keepdim=True).values  # (B, 1)
+        if gamma_on_reward:
+            target = discount * (rewards + alive * next_values)
+    q_all = learner.q_network(next_obs if predict_next else obs)  # (B, n_actions)
+    q_pred = q_all.gather(0 if gather_dim0 else 1, actions.unsqueeze(1)) if taken_action else \
+        q_all.max(dim=1, keepdim=True).values  # (B, 1)
     q_pred = q_pred.squeeze(1) if flat_prediction else q_pred  # (B,)
     if index_columns:
         q_pred = q_all[:, actions]  # (B, B): row i holds Q(s_i, a_j) for every j
@@ -88,6 +97,12 @@ RESIDUAL = ("the target is computed from the online network with gradient tracki
 DOUBLE = "this is the Double DQN target; the exercise asks for the plain DQN target"
 HUBER = "the loss is the Huber loss (smooth L1); the exercise asks for the mean squared error"
 L1 = "the loss is the mean absolute error (L1); the exercise asks for the mean squared error"
+GLOBAL_MAX = ("the max has no dim: it took the largest Q-value of the whole batch, one number for every "
+              "transition")
+GAMMA_ON_REWARD = "gamma multiplies the reward too: the reward of this step is discounted along with the next value"
+GATHER_ROWS = ("gather along dimension 0 picks rows (transitions) by action number, not each row's action "
+               "column")
+PREDICT_NEXT = "the prediction is computed from next_obs: Q(s', a) instead of Q(s, a)"
 INDEX_COLUMNS = ("the prediction indexes columns with the action vector, q[:, actions]: a (B, B) table of every "
                  "row's Q-value at every row's action, not one value per row")
 MISTAKES = {  # switches of update_variant -> what the student most likely wrote
@@ -107,6 +122,10 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     HUBER: dict(loss="huber"),
     L1: dict(loss="l1"),
     INDEX_COLUMNS: dict(index_columns=True),
+    GLOBAL_MAX: dict(global_max=True),
+    GAMMA_ON_REWARD: dict(gamma_on_reward=True),
+    GATHER_ROWS: dict(gather_dim0=True),
+    PREDICT_NEXT: dict(predict_next=True),
 }
 _SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
 HINTS = {
@@ -142,6 +161,15 @@ HINTS = {
            "step differs. This exercise uses the plain mean of the squared TD errors.",
     L1: "The absolute error's gradient is only the sign of each TD error: every Q(s, a) moves by the same amount "
         "whether it is off by 0.01 or by 100. This exercise uses the mean of the squared TD errors.",
+    GLOBAL_MAX: "A max without a dimension reduces the whole (B, n_actions) tensor to one number. Each "
+                "transition's target needs the best value of its own next state: the max over the action "
+                "dimension, one value per row.",
+    GAMMA_ON_REWARD: "The reward of this step is received now, so it is not discounted: gamma scales only the "
+                     "bootstrapped value of the next state.",
+    GATHER_ROWS: _SHAPES + "gather(dim, index) picks along the dimension you name: along dimension 0 it picks "
+                 "transitions, using each action number as a row index. The action is a column of each row.",
+    PREDICT_NEXT: "The prediction is the online network's value of the state the action was taken in, obs; "
+                  "next_obs belongs to the target only.",
     INDEX_COLUMNS: _SHAPES + "Indexing the (B, n_actions) output with a whole vector of actions in the column "
                    "position takes those columns for every row; you want one entry per row, row i at its own "
                    "action (a gather along the action dimension, or row and column indices together).",
@@ -313,8 +341,8 @@ def observed_mistake(fn, explains: list[str]) -> Mistake:
         if mine["reached"] != ref["reached"] or mine["next_states"]:
             said.append(f"its gradient reached Q(s_i, a) at (i, a) = {mine['reached']}, where the reference's reaches "
                         f"only the taken actions, {ref['reached']}" + (
-                            "; it also reached the next states' Q-values, so the target was not a constant"
-                            if mine["next_states"] else ""))
+                            "; it also reached the next states' Q-values: either the target was built with "
+                            "gradient tracking on, or the prediction used next_obs" if mine["next_states"] else ""))
         else:
             said.append(f"the targets read from its gradient (if your loss is the mean squared error) are "
                         f"{fmt(mine['targets'])}, the reference's {fmt(ref['targets'])}")
@@ -405,7 +433,8 @@ def check_dqn_update(fn) -> CheckReport:
         Test("matches it again on a second update (gradients reset)", matches(2)),
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
-    mistakes += [own_optimizer(fn, base), scaled_loss(fn, base), hard_coded_gamma(fn, base)]
+    mistakes += [step_before_backward(fn, base), own_optimizer(fn, base), scaled_loss(fn, base),
+                 hard_coded_gamma(fn, base)]
     mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
     values = [t.name for t in tests if t.name.startswith(("returns the loss", "matches"))]
     mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
@@ -447,6 +476,22 @@ def _one_step(fn, base, gamma: float | None = None) -> torch.Tensor:
         learner.gamma = gamma
     fn(learner, _batch(0))
     return _weights(learner.q_network)
+
+
+def step_before_backward(fn, base) -> Mistake:
+    """The mistake "optimizer.step() before loss.backward()": gradients are computed, and never used."""
+
+    def detect() -> bool:
+        learner = copy.deepcopy(base)
+        fn(learner, _batch(0))
+        unchanged = torch.equal(_weights(learner.q_network), _weights(base.q_network))
+        return unchanged and any(p.grad is not None and p.grad.abs().sum() > 0 for p in learner.q_network.parameters())
+
+    return Mistake("the optimizer step comes before backward(): the gradients are computed after the step that "
+                   "should use them.", detect,
+                   "After your update the weights are unchanged while the network holds fresh gradients: the step "
+                   "ran before they existed (or after zero_grad cleared them). The order is: clear the old "
+                   "gradients, compute the new ones from the loss, then step.")
 
 
 def own_optimizer(fn, base) -> Mistake:

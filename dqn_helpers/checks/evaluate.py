@@ -413,8 +413,18 @@ def check_evaluate(fn) -> CheckReport:
         repeats = sum(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(asked, asked[1:]))
         return len(asked) > 10 and repeats > 0.5 * (len(asked) - 1)
 
+    def rounded_rewards() -> bool:
+        """Right on CartPole-v1 (rewards of 1), whole numbers below the reference where the reward is 0.5."""
+        got, refs = call(_angle_policy, 4, 7, HALF_REWARD_ID), references(_angle_policy, 4, 7, HALF_REWARD_ID)
+        return matches_any(call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)) and bool(
+            np.all(got == np.round(got)) and not matches_any(got, refs) and np.all(got <= refs[0] + 1e-9))
+
     seen: dict[str, list] = {}
     mistakes = [
+        Mistake("your returns are whole numbers: rewards of 0.5 were rounded away.", rounded_rewards,
+                f"On CartPole-v1 (1 per step) your returns are right; on {HALF_REWARD_ID}, which pays 0.5 per step, "
+                "they come out as whole numbers below the reference's. An integer array (np.zeros(n, dtype=int)) "
+                "or int(reward) drops the fraction at every step. Keep the returns as floats."),
         Mistake("you scored the first n_episodes episodes to end, in whichever env copies they ended: short "
                 "episodes count several times and long ones not at all.", any_copy, ANY_COPY_HINT),
         Mistake("only the first episode was reset with a seed: the others continued the env's random stream.",

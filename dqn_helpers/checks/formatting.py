@@ -52,6 +52,14 @@ def where(err: BaseException) -> str:
 def hint_for(err: BaseException, signature: str) -> str:
     """A generic hint for an exception raised by the student's code."""
     text = str(err)
+    if isinstance(err, ValueError) and "values to unpack (expected 4" in text:
+        return ("gymnasium's env.step returns five values, (obs, reward, terminated, truncated, info); the old gym "
+                "API returned four, with one `done`.")
+    if isinstance(err, ValueError) and "values to unpack (expected 2" in text and "got 4" not in text:
+        return "gymnasium's env.reset returns two values, (obs, info): unpack both, or take [0]."
+    if isinstance(err, AssertionError) and "invalid" in text and ("ndarray" in text or "array(" in text):
+        return ("A plain env's step takes one action, a Python int; you passed an array. A policy returns a batch "
+                "of actions (shape (1,) for one observation): take its only element with [0] and int().")
     if isinstance(err, AttributeError):
         return f"Something is missing or misspelled: {text}. Expected interface: {signature}."
     if isinstance(err, TypeError):

@@ -24,7 +24,7 @@ from dqn_helpers.probes import PROBES
 
 PROBE_GAMMA = 0.5  # far from 1, so "no discount" (1.0) and "discounted" (0.5) are easy to tell apart
 TOLERANCE = 0.2
-LOOP_SETTINGS = dict(total_steps=1_200, batch_size=32, learning_starts=200, target_update_every=5)  # 250 updates
+LOOP_SETTINGS = dict(total_steps=1_200, batch_size=32, learning_starts=200, target_update_every=5)  # 251 updates
 LOOP_ENVS = 4
 
 
@@ -59,7 +59,7 @@ def run_probes(
     every ``sync_every`` updates. With ``loop`` (a training loop ``loop(env, learner, buffer,
     update, total_steps, batch_size, learning_starts, target_update_every, seed)``, notebook
     09's), the whole agent is trained: the loop acts, remembers, samples, updates and
-    synchronizes on a vector env of the probe (``LOOP_SETTINGS``: 250 updates); the table
+    synchronizes on a vector env of the probe (``LOOP_SETTINGS``: 251 updates); the table
     then also counts the loop's ``updates``, ``acts`` and ``syncs``.
     ``make_learner(obs_dim, n_actions, gamma, seed)`` builds the learner (default: a small
     :class:`~dqn_helpers.DeepQLearner`); it needs ``q_values(obs)`` and ``synchronize()``.
@@ -261,6 +261,11 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
         Mistake("the values move away from the targets: the update climbs the loss instead of descending it.",
                 lambda: not np.isfinite(q(1)) or q(1) < 0.0 or abs(q(1)) > 10,
                 "Minimize (Q(s, a) - y)^2: the gradients must come from the loss itself, not from its negative."),
+        Mistake("every learned value is gamma times the optimal one: gamma multiplies the reward too.",
+                lambda: near(q(1), gamma) and near(q(3, 1.0), gamma),
+                f"Probe 1's only step pays 1 and ends the episode, so Q = 1; yours is near gamma = {gamma:g}, and "
+                "probe 3's last state likewise. The reward of the step is received now, undiscounted; gamma scales "
+                "only the bootstrapped value of the next state."),
         Mistake("you bootstrap through terminal states.",
                 lambda: near(q(1), 1.0 / (1.0 - gamma)),
                 f"The constant-reward probe's only step is terminal, so Q = 1; yours is near 1/(1 - gamma) = "

@@ -221,11 +221,20 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         def schedule(steps):
             return np.array([linear_epsilon(p, start, end, learner.exploration_fraction) for p in steps / total])
 
-        # mid-run, one pass of slack either way: the share may be counted before or after the pass's own steps
-        off = (eps < schedule(done + n) - 1e-6) | (eps > schedule(done - n) + 1e-6)
-        if len(eps) and abs(eps[0] - start) < 1e-6 and abs(eps[-1] - end) < 1e-6 and not off.any():
+        # exactly train()'s schedule: the share of env steps done *before* this pass's step (notebook 09 compares
+        # the loop's weights with train()'s bit for bit, and a schedule one pass off flips a few random actions)
+        if len(eps) and np.allclose(eps, schedule(done), atol=1e-9):
             return
         shown = sorted({0, len(eps) // 8, len(eps) // 4, len(eps) // 2, len(eps) - 1}) if len(eps) else []
+        for shift, word in ((n, "ahead of"), (-n, "behind")):
+            if len(eps) > 2 and np.allclose(eps[1:-1], schedule(done + shift)[1:-1], atol=1e-9):
+                raise Fail(f"epsilon at act() from env steps done before the step: {_at(shown, done, schedule(done))}",
+                           f"{_at(shown, done, eps)}: one vector step {word} the schedule",
+                           "Your loop gives learner.decay_epsilon the share of training one pass "
+                           + ("later" if shift > 0 else "earlier") + " than train() does. Before acting, give it "
+                           "the env steps done so far, before this pass's step, divided by total_steps (0 at the "
+                           "first act). A schedule one pass off changes a few random actions, and with them the "
+                           "whole run: notebook 09 compares your loop with train() bit for bit.")
         raise Fail(f"epsilon falling from {start} to {end} over the first {learner.exploration_fraction:g} of the "
                    f"{total} env steps, then staying there: {_at(shown, done, schedule(done))}",
                    f"epsilon at act(): {_at(shown, done, eps)}", _schedule_hint(rec))
@@ -279,13 +288,25 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
                        "spends one step on each reset, which is no transition).")
 
     def updates():
-        rec = copies()
+        for rec in (copies(), native()):
+            updates_on(rec)
+
+    def updates_on(rec):
         s = rec.settings
         n, starts = rec.num_envs, s["learning_starts"]
         # after vector step k (k * n env steps collected, its transitions stored): an update once k * n >= starts
         want_at = [k for k in range(1, len(rec.steps) + 1) if k * n >= starts]
         want, got = len(want_at), len(rec.batch_sizes)
         bad_sizes = sorted(set(rec.batch_sizes) - {s["batch_size"]})
+        stored = np.cumsum([len(r[1]) for r in rec.remembered])  # transitions in the buffer after each remember()
+        by_buffer = [k for k in range(1, len(rec.steps) + 1) if len(stored) >= k and stored[k - 1] >= starts]
+        if rec.update_steps and rec.update_steps != want_at and rec.update_steps == by_buffer:
+            raise Fail(f"the first update after vector step {want_at[0]} ({want_at[0] * n} env steps played, "
+                       f"learning_starts={starts}), on gymnasium's CartPole with its reset steps",
+                       f"the first after vector step {by_buffer[0]}, when the buffer held {starts} transitions",
+                       "You compared learning_starts with len(buffer). It counts env steps played, as train() does, "
+                       "and the reset steps of gymnasium's CartPole are env steps that the buffer never receives, "
+                       "so the two counts drift apart with every finished episode.")
         if got == want and not bad_sizes and rec.update_steps != want_at and rec.update_steps:
             first, expected_first = rec.update_steps[0], want_at[0]
             when = "late" if first > expected_first else "early" if first < expected_first else "irregularly"
@@ -299,6 +320,9 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         if got != want or bad_sizes:
             hint = ("From learning_starts env steps on, every pass samples a batch of batch_size from the buffer and "
                     "calls update(learner, batch) once.")
+            if want and got % want == 0 and got // want == n and n > 1:
+                hint = (f"{got} calls is num_envs = {n} times {want}: your loop updates once per env of the vector "
+                        "step. One pass steps all num_envs envs at once and makes one update.")
             if got in (want - 1, want + 1) and not bad_sizes:
                 hint = (f"One update {'too few' if got < want else 'too many'}: your loop starts updating one vector "
                         f"step {'late' if got < want else 'early'} (the first update should come right after the step "
@@ -317,9 +341,18 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         k = rec.settings["target_update_every"]
         want = list(range(k, len(rec.batch_sizes) + 1, k))
         if rec.syncs != want:
-            raise Fail(f"a synchronization after update number {want}", f"after update number {rec.syncs}",
-                       "Count the updates and synchronize after every target_update_every-th one (here the 7th, "
-                       "14th, ...), counting the update just made.")
+            hint = ("Count the updates and synchronize after every target_update_every-th one (here the 7th, "
+                    "14th, ...), counting the update just made.")
+            # the vector step of each synchronization: was the period counted in env steps or passes instead?
+            at_steps = [rec.update_steps[u - 1] for u in rec.syncs if 0 < u <= len(rec.update_steps)]
+            n = rec.num_envs
+            if at_steps and (all(v * n % k == 0 for v in at_steps) or all((v - 1) * n % k == 0 for v in at_steps)):
+                hint = ("Your synchronizations fall where the env steps count reaches a multiple of "
+                        "target_update_every: the period is counted in updates, not env steps. " + hint)
+            elif at_steps and (all(v % k == 0 for v in at_steps) or all((v - 1) % k == 0 for v in at_steps)):
+                hint = ("Your synchronizations fall on every target_update_every-th pass of the loop: the period is "
+                        "counted in updates, which start only at learning_starts. " + hint)
+            raise Fail(f"a synchronization after update number {want}", f"after update number {rec.syncs}", hint)
 
     def learns():
         from dqn_helpers.evaluation import evaluate
