@@ -39,13 +39,20 @@ class Adam:
     @torch.no_grad()
     def step(self) -> None:
         beta1, beta2 = self.betas
+        # like torch.optim.Adam, a parameter without a gradient (zero_grad after backward) is left alone
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not with_grad:
+            return
         self.steps += 1
-        grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)  # m += (1 - beta1) (g - m)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
-        denominator = torch._foreach_sqrt(self.exp_avg_sq)
+        params, exp_avg, exp_avg_sq = self.params, self.exp_avg, self.exp_avg_sq
+        if len(with_grad) < len(params):
+            params, exp_avg, exp_avg_sq = ([xs[i] for i in with_grad] for xs in (params, exp_avg, exp_avg_sq))
+        grads = [p.grad for p in params]
+        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)  # m += (1 - beta1) (g - m)
+        torch._foreach_mul_(exp_avg_sq, beta2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+        denominator = torch._foreach_sqrt(exp_avg_sq)
         torch._foreach_div_(denominator, (1 - beta2 ** self.steps) ** 0.5)  # bias-corrected sqrt(v)
         torch._foreach_add_(denominator, self.eps)
         step_size = self.lr / (1 - beta1 ** self.steps)  # bias correction of m
-        torch._foreach_addcdiv_(self.params, self.exp_avg, denominator, value=-step_size)
+        torch._foreach_addcdiv_(params, exp_avg, denominator, value=-step_size)

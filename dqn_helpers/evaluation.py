@@ -106,7 +106,8 @@ def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, se
     """Play the first episode of each of ``n_episodes`` env copies greedily, side by side.
 
     Returns per-episode arrays: ``episode_return`` (undiscounted), ``discounted_return``
-    (``sum_t gamma^t r_t``, what a Q-value predicts), ``length`` and ``first_obs``.
+    (``sum_t gamma^t r_t``, what a Q-value predicts), ``length``, ``first_obs``, ``last_obs``
+    (the episode's true last state) and ``terminated`` (False: truncated, or cut at ``max_steps``).
     Episodes still running after ``max_steps`` steps are cut there, with a warning
     (``None``: the env's time limit, else ``DEFAULT_MAX_STEPS``).
     """
@@ -119,17 +120,21 @@ def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, se
     discounted = np.zeros(n_episodes, dtype=np.float64)
     lengths = np.zeros(n_episodes, dtype=np.int64)
     finished = np.zeros(n_episodes, dtype=bool)
+    terminated = np.zeros(n_episodes, dtype=bool)
     if max_steps is None:
         max_steps = getattr(vec_env.spec, "max_episode_steps", None) or DEFAULT_MAX_STEPS
     else:
         max_steps = validation.count("max_steps", max_steps, DEFAULT_MAX_STEPS)
     obs = first_obs = vec_env.reset(seed=seed)
+    last_obs = np.array(first_obs, copy=True)
     for _ in range(max_steps):
         step = vec_env.step(np.asarray(policy(obs)))
         rewards = np.where(finished, 0.0, step.rewards)
         returns += rewards
         discounted += rewards * gamma ** lengths
         lengths += ~finished
+        last_obs[~finished] = step.final_obs[~finished]
+        terminated |= ~finished & step.terminated
         finished |= step.done
         obs = step.next_obs
         if finished.all():
@@ -139,7 +144,24 @@ def _play_first_episodes(policy: Policy, vec_env: VectorEnv, n_episodes: int, se
                       f"steps; their returns cover only those steps. Pass a larger max_steps, or give the env a "
                       f"time limit (gymnasium.wrappers.TimeLimit).", stacklevel=3)
     return {"episode_return": returns, "discounted_return": discounted, "length": lengths,
-            "first_obs": np.asarray(first_obs)}
+            "first_obs": np.asarray(first_obs), "last_obs": last_obs, "terminated": terminated}
+
+
+def first_episode_ends(policy: Policy, env_id: str, n_episodes: int, seed: int) -> pd.DataFrame:
+    """How the episodes of :func:`evaluate` ended: the same episodes, one row each.
+
+    Columns: ``length``, ``episode_return``, ``terminated`` (False where the time limit cut the
+    episode) and the episode's last observation, one column per coordinate (``last_obs_0``, ...).
+    Notebook 07 reads CartPole's cart position and pole angle from them.
+    """
+    n_episodes = validation.count("n_episodes", n_episodes, 10)
+    vec_env = make_vector_env(env_id, n_episodes)
+    try:
+        played = _play_first_episodes(policy, vec_env, n_episodes, seed)
+    finally:
+        vec_env.close()
+    last = pd.DataFrame(played["last_obs"].reshape(n_episodes, -1)).add_prefix("last_obs_")
+    return pd.concat([pd.DataFrame({k: played[k] for k in ("length", "episode_return", "terminated")}), last], axis=1)
 
 
 def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000,
@@ -177,4 +199,5 @@ def greedy_rollouts(agent, env_id: str, n_episodes: int = 20, seed: int = 10_000
     finally:
         vec_env.close()
     q_start = agent.q_values(played.pop("first_obs")).max(axis=1)
+    played.pop("last_obs"), played.pop("terminated")
     return pd.DataFrame({**played, "q_start": q_start.astype(np.float64)})

@@ -32,3 +32,19 @@ def test_a_training_run_never_imports_the_compiler():
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "torch._dynamo was imported: ~1 s of start-up cost per process"
+
+
+def test_a_step_without_gradients_leaves_the_weights_as_torch_does():
+    """zero_grad between backward and step (a student's slip): no crash, nothing moves, as with torch's Adam."""
+    torch.manual_seed(0)
+    ours_net, torch_net = make_q_network(4, 2, (8,)), make_q_network(4, 2, (8,))
+    torch_net.load_state_dict(ours_net.state_dict())
+    ours, reference = Adam(ours_net.parameters(), lr=1e-2), torch.optim.Adam(torch_net.parameters(), lr=1e-2)
+    before = [p.clone() for p in ours_net.parameters()]
+    for net, optimizer in ((ours_net, ours), (torch_net, reference)):
+        (net(torch.randn(5, 4)) ** 2).mean().backward()
+        optimizer.zero_grad()
+        optimizer.step()
+    for p, q, b in zip(ours_net.parameters(), torch_net.parameters(), before):
+        assert torch.equal(p, b) and torch.equal(q, b)
+    assert ours.steps == 0

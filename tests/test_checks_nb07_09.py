@@ -236,7 +236,7 @@ def test_double_dqn_masking_test_points_at_the_argmax_when_that_fails():
 
     report = check_double_dqn_target(plain_max)
     masking = [r for r in report.failures if r.name == "terminal masking and gamma scaling"]
-    assert masking and "fix the choice of a'" in masking[0].hint, str(report)
+    assert masking and "fix what it reports first" in masking[0].hint, str(report)
 
 
 def evaluate_with_integer_returns(policy, env_id, n_episodes, seed):
@@ -338,3 +338,138 @@ def test_training_loop_more_named_mistakes(kind, words):
 
 def test_probes_gamma_on_the_reward_is_named():
     named(check_probes(functools.partial(update_kind, kind="gamma on reward")), "gamma times the optimal one")
+
+
+# --------------------------------------------------------------------------- fifth reads: more kinds
+
+
+def update_slip(learner, batch, slip):
+    obs, actions = torch.as_tensor(batch.obs), torch.as_tensor(batch.actions)
+    rewards, next_obs = torch.as_tensor(batch.rewards), torch.as_tensor(batch.next_obs)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        best = learner.target_network(obs if slip == "target from obs" else next_obs).max(dim=1).values
+        target = rewards + learner.gamma * (1 - terminated) * best
+        if slip == "prediction under no_grad":
+            q_taken = learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+    if slip != "prediction under no_grad":
+        q_all = learner.q_network(obs)
+        q_taken = q_all if slip == "every action" else q_all.gather(1, actions.unsqueeze(1)).squeeze(1)
+    loss = F.mse_loss(q_taken, target.unsqueeze(1).expand_as(q_taken) if slip == "every action" else target)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    if slip == "cleared before step":
+        learner.optimizer.zero_grad()
+    learner.optimizer.step()
+    if slip == "synchronizes":
+        learner.synchronize()
+    return loss.item()
+
+
+@pytest.mark.parametrize(("slip", "words"), [
+    ("target from obs", "the target bootstraps from obs"),
+    ("every action", "the loss includes every action's Q-value"),
+    ("cleared before step", "cleared between backward() and the optimizer step"),
+    ("synchronizes", "your update synchronizes the target network"),
+])
+def test_dqn_update_slips_are_named(slip, words):
+    named(check_dqn_update(functools.partial(update_slip, slip=slip)), words)
+
+
+def test_dqn_update_prediction_under_no_grad_gets_the_gradient_hint():
+    report = check_dqn_update(functools.partial(update_slip, slip="prediction under no_grad"))
+    assert not report and "Only the target belongs under no_grad" in str(report), str(report)
+
+
+def loop_gated(env, learner, buffer, update, total_steps, batch_size, learning_starts, target_update_every, seed,
+               slip):
+    obs, n_updates = env.reset(seed=seed), 0
+    for env_steps in range(0, total_steps, env.num_envs):
+        learner.decay_epsilon(env_steps / total_steps)
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable
+        next_obs = step.final_obs
+        if slip == "final_obs if terminated":
+            next_obs = np.where(step.terminated[:, None], step.final_obs, step.next_obs)
+        buffer.remember(obs[keep], actions[keep], step.rewards[keep], next_obs[keep], step.terminated[keep])
+        obs = step.next_obs
+        ready = len(buffer) >= batch_size if slip == "batch gate" else env_steps + env.num_envs >= learning_starts
+        if ready:
+            update(learner, buffer.sample(batch_size))
+            n_updates += 1
+            if n_updates % target_update_every == 0:
+                learner.synchronize()
+
+
+@pytest.mark.parametrize(("slip", "words"), [
+    ("batch gate", "as soon as the buffer held a batch"),
+    ("final_obs if terminated", "where it was truncated"),
+])
+def test_training_loop_slips_are_named(slip, words):
+    report = check_training_loop(functools.partial(loop_gated, slip=slip), learning_steps=0)
+    assert words in str(report), str(report)
+
+
+def double_target_slip(rewards, terminated, next_q_online, next_q_target, gamma, slip):
+    if slip == "sum of both":
+        best = (next_q_online + next_q_target).argmax(dim=1)
+    else:
+        best = next_q_online.argmax(dim=1)
+    with torch.no_grad():
+        if slip == "no unsqueeze":
+            next_values = next_q_target.gather(1, best).squeeze()
+        else:
+            next_values = next_q_target.gather(1, best.unsqueeze(1)).squeeze(1)
+        return rewards + (0.99 if slip == "hard-coded gamma" else gamma) * (1 - terminated) * next_values
+
+
+def test_double_dqn_hard_coded_gamma_is_named():
+    named(check_double_dqn_target(functools.partial(double_target_slip, slip="hard-coded gamma")),
+          "gamma is hard-coded")
+
+
+def test_double_dqn_gather_without_unsqueeze_gets_the_index_shape_hint():
+    report = check_double_dqn_target(functools.partial(double_target_slip, slip="no unsqueeze"))
+    assert "shape (B, 1)" in report.failures[0].hint, str(report)
+
+
+def test_double_dqn_a_choice_that_only_looks_plain_is_not_called_plain():
+    report = check_double_dqn_target(functools.partial(double_target_slip, slip="sum of both"))
+    assert not report and "This is the plain DQN target" not in str(report), str(report)
+
+
+def evaluate_slip(policy, env_id, n_episodes, seed, slip):
+    env, returns, done = gym.make(env_id), np.zeros(n_episodes), False
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        if slip != "done never reset":
+            done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            if slip == "assignment":
+                returns[i] = reward
+            else:
+                returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+def evaluate_until_any_copy_ends(policy, env_id, n_episodes, seed):
+    env = make_vector_env(env_id, n_episodes)
+    obs, returns = env.reset(seed=seed), np.zeros(n_episodes)
+    while True:
+        step = env.step(np.asarray(policy(obs)))
+        returns += step.rewards
+        if step.done.any():
+            return returns
+        obs = step.next_obs
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (functools.partial(evaluate_slip, slip="assignment"), "the sum is overwritten"),
+    (functools.partial(evaluate_slip, slip="done never reset"), "only the first episode was played"),
+    (evaluate_until_any_copy_ends, "stopped when the first episode ended, in any copy"),
+], ids=["assignment", "done never reset", "any copy ends"])
+def test_evaluate_slips_are_named(answer, words):
+    named(check_evaluate(answer), words, absent=("discounted",))

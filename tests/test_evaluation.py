@@ -95,3 +95,17 @@ def test_a_training_result_instead_of_its_agent_is_named():
         evaluate(Result(), "CartPole-v1", n_episodes=2)
     with pytest.raises(TypeError, match=r"greedy_rollouts needs a DeepQLearner .* pass result.agent"):
         greedy_rollouts(Result(), "CartPole-v1", n_episodes=2)
+
+
+def test_first_episode_ends_are_the_episodes_of_evaluate():
+    """Same episodes as evaluate; each ends where CartPole says: past a limit when terminated, at 500 otherwise."""
+    from dqn_helpers.evaluation import first_episode_ends
+
+    def lean(obs):  # push towards the side the pole leans to: episodes of a few dozen steps
+        return (np.asarray(obs)[:, 2] > 0).astype(np.int64)
+
+    ends = first_episode_ends(lean, "CartPole-v1", 6, seed=3)
+    np.testing.assert_array_equal(ends.episode_return, evaluate(lean, "CartPole-v1", 6, seed=3))
+    assert list(ends.columns[:3]) == ["length", "episode_return", "terminated"] and ends.shape == (6, 7)
+    outside = (ends.last_obs_0.abs() > 2.4) | (ends.last_obs_2.abs() > 12 * 2 * np.pi / 360)
+    assert (outside == ends.terminated).all() and (ends.length[~ends.terminated] == 500).all()

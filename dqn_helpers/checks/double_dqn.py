@@ -56,7 +56,8 @@ def check_double_dqn_target(fn) -> CheckReport:
             raise Fail("the input tensors left as they were", f"your function changed {', '.join(changed)} in place",
                        IN_PLACE_HINT)
         return tensor_out(out, tuple(rewards.shape),
-                          rerun=lambda: fn(rewards.clone(), terminated.clone(), online.clone(), target.clone(), gamma))
+                          rerun=lambda: fn(rewards.clone(), terminated.clone(), online.clone(), target.clone(), gamma),
+                          n_actions=online.shape[1])
 
     def changes_inputs() -> bool:
         try:
@@ -78,6 +79,14 @@ def check_double_dqn_target(fn) -> CheckReport:
     def shape():
         call(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 0.9)
 
+    def plain_everywhere() -> bool:
+        """The answer is the plain max target on random batches too, not only on the fixed example."""
+        for rewards, _, online, target in random_batches(3, ((16, 3),), n_q=2):
+            alive = torch.zeros(len(rewards))  # no terminal row: every row's choice of a' shows
+            if not close(call(rewards, alive, online, target, 0.9), td_target(rewards, alive, target, 0.9)):
+                return False
+        return True
+
     def argmax_online_value_target():
         zeros = torch.zeros(5)
         got = call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0)
@@ -87,8 +96,13 @@ def check_double_dqn_target(fn) -> CheckReport:
                 "Let the online network's Q-values choose a' (the best action of each row), then read the value of "
                 "that a' in the target network's Q-values, row by row."
             )
-            if close(got, Q_TARGET.max(dim=1).values):
+            ratio = float(got @ expected / (expected @ expected)) if float(expected @ expected) > 0 else 0.0
+            if close(got, Q_TARGET.max(dim=1).values) and plain_everywhere():
                 hint = "This is the plain DQN target (max of the target network). " + hint
+            elif abs(ratio - 1) > 1e-3 and close(got, ratio * expected):
+                hint = (f"Your values are {ratio:.3g} times the expected ones, in every row: this test passes gamma = "
+                        "1 and no reward, so the action and its value are right and a factor is not. Use the gamma "
+                        "argument, not a number of your own.")
             elif close(got, Q_ONLINE.max(dim=1).values):
                 hint = "You valued the action with the online network; the value must come from the target. " + hint
             elif close(got, Q_ONLINE.gather(1, Q_TARGET.argmax(dim=1, keepdim=True)).squeeze(1)):
@@ -107,11 +121,13 @@ def check_double_dqn_target(fn) -> CheckReport:
                 hint = ("Where terminated == 1 the target is the reward alone; elsewhere it is the reward plus gamma "
                         "times the target network's value of a'.")
                 zeros = torch.zeros(5)
-                if not close(call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0), reference(zeros, zeros, Q_ONLINE, Q_TARGET,
-                                                                                   1.0)):
-                    hint = ("The test above (no reward, no terminal row) fails too, so the next value itself is off: "
-                            "fix the choice of a' and its value first; this test adds only the reward, the mask and "
-                            "gamma.")
+                if close(got, reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, 1.0)):
+                    hint = ("Your target is the one for gamma = 1 whatever gamma is passed: the next value is not "
+                            "discounted. Multiply it by gamma.")
+                elif not close(call(zeros, zeros, Q_ONLINE, Q_TARGET, 1.0), reference(zeros, zeros, Q_ONLINE, Q_TARGET,
+                                                                                     1.0)):
+                    hint = ("The test above (no reward, no terminal row, gamma 1) fails too: fix what it reports "
+                            "first; this test adds only the reward, the mask and gamma.")
                 elif close(got, reference(REWARDS, torch.zeros(5), Q_ONLINE, Q_TARGET, gamma)):
                     hint = "You bootstrapped from terminal states (rows 1 and 3): there the target is the reward alone."
                 raise Fail(f"{fmt(expected)} for terminated={fmt(TERMINATED)}, gamma={gamma}", fmt(got), hint)
@@ -156,8 +172,9 @@ def check_double_dqn_target(fn) -> CheckReport:
         text = str(err)
         if "out of bounds" in text or "out of range" in text:
             return ("An index out of range: the indices of a' must be action numbers, 0 to A - 1. A max's values "
-                    "used as indices, or an argmax over the flattened tensor (no dimension), gives numbers that are "
-                    "no actions. Choose a' per row with an argmax over the action dimension.")
+                    "used as indices, an argmax over the flattened tensor (no dimension), or one over dimension 0 "
+                    "(the batch: it returns row numbers) gives numbers that are no actions. Choose a' per row with "
+                    "an argmax over the action dimension.")
         if "expected" in text and ("Long" in text or "int64" in text):
             return ("gather and indexing need integer indices: a' must be the argmax (which action), not the max "
                     "(how much it is worth).")
@@ -188,5 +205,10 @@ def check_double_dqn_target(fn) -> CheckReport:
         "`terminated` stands where `1 - terminated` belongs (or the condition is flipped): with no terminal row, "
         "as in the argmax test, every target came out as the reward alone, whatever the argmax. Keep the bootstrap "
         "where terminated == 0 and drop it where terminated == 1.",
-        explains=values)] + one_action
+        explains=values), Mistake(
+        "gamma is hard-coded: your function ignores the gamma argument.",
+        lambda: any(is_like(lambda g, c=c: reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, c))()
+                    for c in (0.99, 0.9, 0.95, 0.999, 1.0)),
+        "Whatever gamma the test passes, your targets come out the same. Discount with the gamma argument: each "
+        "caller (and each environment) sets its own.", values)] + one_action
     return run_tests(name, tests, signature, mistakes)

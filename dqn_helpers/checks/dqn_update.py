@@ -28,7 +28,8 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
                    flat_prediction: bool = True, flat_next_values: bool = True, values: bool = True,
                    mask_reward: bool = False, detach_target: bool = True, double: bool = False,
                    loss: str = "mse", index_columns: bool = False, global_max: bool = False,
-                   gamma_on_reward: bool = False, gather_dim0: bool = False, predict_next: bool = False) -> float:
+                   gamma_on_reward: bool = False, gather_dim0: bool = False, predict_next: bool = False,
+                   target_from_obs: bool = False, all_actions: bool = False) -> float:
     """The DQN update of :meth:`DeepQLearner.update`, with switches that reproduce typical mistakes.
 
     ``gamma=False`` drops the discount, ``mask=False`` bootstraps through terminal states,
@@ -46,7 +47,8 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     table of every row's Q-value at every row's action; ``global_max=True`` takes one max over the whole
     batch (``.max()`` without ``dim``); ``gamma_on_reward=True`` discounts the reward too;
     ``gather_dim0=True`` gathers along dimension 0 (rows picked by action number); ``predict_next=True``
-    predicts from ``next_obs`` instead of ``obs``.
+    predicts from ``next_obs`` instead of ``obs``; ``target_from_obs=True`` bootstraps from ``obs``;
+    ``all_actions=True`` puts every action's Q-value in the loss, each against the target.
     """
     obs = torch.as_tensor(batch.obs)  # (B, obs_dim)
     actions = torch.as_tensor(batch.actions).long()  # (B,)
@@ -55,7 +57,7 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     terminated = torch.as_tensor(batch.terminated, dtype=torch.float32)  # (B,)
     with torch.set_grad_enabled(not detach_target):
         bootstrap_net = learner.target_network if target_network else learner.q_network
-        next_q = bootstrap_net(next_obs)  # (B, n_actions)
+        next_q = bootstrap_net(obs if target_from_obs else next_obs)  # (B, n_actions)
         if double:  # the online network picks a', the bootstrap network values it
             chosen = learner.q_network(next_obs).argmax(dim=1, keepdim=True)
             next_values = next_q.gather(1, chosen).squeeze(1) if flat_next_values else next_q.gather(1, chosen)
@@ -77,6 +79,8 @@ def update_variant(learner, batch, *, gamma: bool | float = True, mask: bool = T
     q_pred = q_pred.squeeze(1) if flat_prediction else q_pred  # (B,)
     if index_columns:
         q_pred = q_all[:, actions]  # (B, B): row i holds Q(s_i, a_j) for every j
+    if all_actions:
+        q_pred, target = q_all, target.unsqueeze(1).expand_as(q_all)  # (B, n_actions): no action picked
     loss = {"mse": F.mse_loss, "huber": F.smooth_l1_loss, "l1": F.l1_loss, "half": lambda q, y: 0.5 * F.mse_loss(q, y),
             "sum": lambda q, y: F.mse_loss(q, y, reduction="sum")}[loss](q_pred, target)
     if zero_grad:
@@ -103,6 +107,9 @@ GAMMA_ON_REWARD = "gamma multiplies the reward too: the reward of this step is d
 GATHER_ROWS = ("gather along dimension 0 picks rows (transitions) by action number, not each row's action "
                "column")
 PREDICT_NEXT = "the prediction is computed from next_obs: Q(s', a) instead of Q(s, a)"
+TARGET_FROM_OBS = "the target bootstraps from obs, the state the action was taken in, instead of next_obs"
+ALL_ACTIONS = ("the loss includes every action's Q-value, each pulled towards the target, not only the action "
+               "taken")
 INDEX_COLUMNS = ("the prediction indexes columns with the action vector, q[:, actions]: a (B, B) table of every "
                  "row's Q-value at every row's action, not one value per row")
 MISTAKES = {  # switches of update_variant -> what the student most likely wrote
@@ -126,6 +133,8 @@ MISTAKES = {  # switches of update_variant -> what the student most likely wrote
     GAMMA_ON_REWARD: dict(gamma_on_reward=True),
     GATHER_ROWS: dict(gather_dim0=True),
     PREDICT_NEXT: dict(predict_next=True),
+    TARGET_FROM_OBS: dict(target_from_obs=True),
+    ALL_ACTIONS: dict(all_actions=True),
 }
 _SHAPES = "Print the shapes of the prediction and of the target just before the loss: both must be (B,). "
 HINTS = {
@@ -170,6 +179,10 @@ HINTS = {
                  "transitions, using each action number as a row index. The action is a column of each row.",
     PREDICT_NEXT: "The prediction is the online network's value of the state the action was taken in, obs; "
                   "next_obs belongs to the target only.",
+    TARGET_FROM_OBS: "The bootstrapped value looks one step ahead: the target network's values of next_obs, the "
+                     "state each transition led to.",
+    ALL_ACTIONS: "Only the action taken in a transition has a new sample of its value. Pick that action's Q-value "
+                 "in each row before the loss; the other actions keep their values.",
     INDEX_COLUMNS: _SHAPES + "Indexing the (B, n_actions) output with a whole vector of actions in the column "
                    "position takes those columns for every row; you want one entry per row, row i at its own "
                    "action (a gather along the action dimension, or row and column indices together).",
@@ -433,8 +446,8 @@ def check_dqn_update(fn) -> CheckReport:
         Test("matches it again on a second update (gradients reset)", matches(2)),
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
-    mistakes += [step_before_backward(fn, base), own_optimizer(fn, base), scaled_loss(fn, base),
-                 hard_coded_gamma(fn, base)]
+    mistakes += [step_before_backward(fn, base), cleared_before_step(fn, base), synchronizes(fn, base),
+                 own_optimizer(fn, base), scaled_loss(fn, base), hard_coded_gamma(fn, base)]
     mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
     values = [t.name for t in tests if t.name.startswith(("returns the loss", "matches"))]
     mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
@@ -492,6 +505,40 @@ def step_before_backward(fn, base) -> Mistake:
                    "After your update the weights are unchanged while the network holds fresh gradients: the step "
                    "ran before they existed (or after zero_grad cleared them). The order is: clear the old "
                    "gradients, compute the new ones from the loss, then step.")
+
+
+def cleared_before_step(fn, base) -> Mistake:
+    """The mistake "zero_grad between backward and step": the step finds no gradients and moves nothing."""
+
+    def detect() -> bool:
+        learner = copy.deepcopy(base)
+        loss = fn(learner, _batch(0))
+        unchanged = torch.equal(_weights(learner.q_network), _weights(base.q_network))
+        return unchanged and loss is not None and all(p.grad is None for p in learner.q_network.parameters())
+
+    return Mistake("the gradients are cleared between backward() and the optimizer step, so the step moves "
+                   "nothing.", detect,
+                   "After your update the weights are unchanged and the network holds no gradients: zero_grad ran "
+                   "after backward(). Clearing belongs before backward(), so that each update starts from zero; "
+                   "the step then uses the gradients backward() just computed.")
+
+
+def synchronizes(fn, base) -> Mistake:
+    """The mistake "synchronize inside the update": the target network is overwritten with the online one."""
+
+    def detect() -> bool:
+        learner = copy.deepcopy(base)
+        fn(learner, _batch(0))
+        target = _weights(learner.target_network)
+        changed = not torch.equal(target, _weights(base.target_network))
+        return changed and (torch.allclose(target, _weights(base.q_network))
+                            or torch.allclose(target, _weights(learner.q_network)))
+
+    return Mistake("your update synchronizes the target network: it copies the online weights at every update.",
+                   detect,
+                   "The target network is held still for target_update_every updates, so that the targets do not "
+                   "move with every step; copying belongs to the training loop, not to the update. Leave "
+                   "learner.target_network alone here.")
 
 
 def own_optimizer(fn, base) -> Mistake:

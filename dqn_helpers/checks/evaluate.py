@@ -168,7 +168,7 @@ def check_evaluate(fn) -> CheckReport:
     returns, counted steps, a missing last reward, a seed off by one, random actions, a count of
     returns off by one and an episode left unplayed.
     """
-    from dqn_helpers.evaluation import _play_first_episodes, evaluate, greedy_rollouts
+    from dqn_helpers.evaluation import _play_first_episodes, evaluate, first_episode_ends, greedy_rollouts
     from dqn_helpers.vector_env import make_vector_env
 
     name = "check_evaluate"
@@ -279,8 +279,10 @@ def check_evaluate(fn) -> CheckReport:
             got = call(policy, n, seed, env)
             refs = references(policy, n, seed, env)
             if not matches_any(got, refs):
+                # show the reference of the seeding convention the answer seems to use (the closer one)
+                ref = min(refs, key=lambda r: float(np.abs(got - r).sum()))
                 raise Fail(
-                    f"{fmt(refs[0])} from dqn_helpers.evaluate (env {env}, n_episodes={n}, seed={seed})",
+                    f"{fmt(ref)} from dqn_helpers.evaluate (env {env}, n_episodes={n}, seed={seed})",
                     fmt(got),
                     "Play episode i from a reset with seed + i, take the actions the policy returns (greedy, no "
                     "exploration) and sum the undiscounted rewards until the episode is terminated or truncated.",
@@ -303,7 +305,8 @@ def check_evaluate(fn) -> CheckReport:
         Test("returns one return per episode (an array of shape (n_episodes,))", one_per_episode, required=True),
         Test(OWN_CODE, own_code_test(lambda: fn(_constant_policy, env_id, 2, 0), {
             "dqn_helpers.evaluate": evaluate, "dqn_helpers.greedy_rollouts": greedy_rollouts,
-            "dqn_helpers.evaluation._play_first_episodes": _play_first_episodes}, answer=fn), required=True),
+            "dqn_helpers.evaluation._play_first_episodes": _play_first_episodes,
+            "dqn_helpers.evaluation.first_episode_ends": first_episode_ends}, answer=fn), required=True),
         Test("plays the requested number of episodes", count),
         Test("counts only the first episode of each env", first_episode_only),
         Test("reproducible with a seed", reproducible),
@@ -419,8 +422,35 @@ def check_evaluate(fn) -> CheckReport:
         return matches_any(call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)) and bool(
             np.all(got == np.round(got)) and not matches_any(got, refs) and np.all(got <= refs[0] + 1e-9))
 
+    def last_reward_only() -> bool:
+        """Every return is one step's reward: the sum was overwritten (=) instead of added to (+=)."""
+        return bool(np.allclose(call(_angle_policy, 6, 3), 1.0) and np.allclose(
+            call(_angle_policy, 4, 7, HALF_REWARD_ID), 0.5))
+
+    def only_first_played() -> bool:
+        """The first return is right, every later one is 0: a done flag that was never reset."""
+        got, refs = call(_angle_policy, 6, 3), references(_angle_policy, 6, 3)
+        return any(np.isclose(got[0], r[0]) for r in refs) and bool(np.allclose(got[1:], 0.0))
+
+    def cut_at_first_end() -> bool:
+        """Every copy stopped when the first episode ended, in any copy: all returns are the shortest one's."""
+        got = call(_uneven_policy, 8, 0)
+        return any(np.allclose(got, r.min()) and np.ptp(r) > 0 for r in references(_uneven_policy, 8, 0))
+
     seen: dict[str, list] = {}
     mistakes = [
+        Mistake("each return is a single reward: the sum is overwritten (=) at every step instead of added to.",
+                last_reward_only,
+                "Your returns are 1 on CartPole-v1 and 0.5 where each step pays 0.5, whatever the episode's length: "
+                "the variable that should collect the rewards is set to each new reward. An episode's return adds "
+                "up all of them."),
+        Mistake("only the first episode was played: every later return is 0.", only_first_played,
+                "The flag or condition that ends an episode's loop still says 'done' when the next episode starts, "
+                "so its loop never runs. Set it back for every episode."),
+        Mistake("your loop stopped when the first episode ended, in any copy: every copy was cut at the shortest "
+                "episode.", cut_at_first_end,
+                "In a vector env the copies finish at different steps. Keep stepping until every copy's first "
+                "episode has ended, and stop adding a copy's rewards once its own episode is over."),
         Mistake("your returns are whole numbers: rewards of 0.5 were rounded away.", rounded_rewards,
                 f"On CartPole-v1 (1 per step) your returns are right; on {HALF_REWARD_ID}, which pays 0.5 per step, "
                 "they come out as whole numbers below the reference's. An integer array (np.zeros(n, dtype=int)) "

@@ -60,6 +60,13 @@ def hint_for(err: BaseException, signature: str) -> str:
     if isinstance(err, AssertionError) and "invalid" in text and ("ndarray" in text or "array(" in text):
         return ("A plain env's step takes one action, a Python int; you passed an array. A policy returns a batch "
                 "of actions (shape (1,) for one observation): take its only element with [0] and int().")
+    if isinstance(err, RuntimeError) and "does not require grad" in text:
+        return ("backward() found no gradient to follow: the loss was computed only from tensors without gradients, "
+                "for example a prediction made under torch.no_grad() or detached. Only the target belongs under "
+                "no_grad; the prediction Q(s, a) must keep its graph.")
+    if isinstance(err, RuntimeError) and "Index tensor must have the same number of dimensions" in text:
+        return ("gather needs an index with as many dimensions as the tensor it reads: one action per row as a "
+                "column, shape (B, 1), for a (B, n_actions) tensor.")
     if isinstance(err, AttributeError):
         return f"Something is missing or misspelled: {text}. Expected interface: {signature}."
     if isinstance(err, TypeError):

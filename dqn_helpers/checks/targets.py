@@ -22,8 +22,8 @@ Q_ONLINE = torch.tensor([[1.0, 5.0, 0.0], [2.0, 0.0, 1.0], [0.0, 0.5, 3.0], [4.0
 Q_TARGET = torch.tensor([[10.0, 3.0, 7.0], [1.0, 6.0, -2.0], [8.0, -1.0, 0.5], [0.25, 9.0, 4.0], [5.0, -3.0, 2.0]])
 
 
-def tensor_out(out, shape: tuple[int, ...], what: str = "the target", rerun: Callable[[], object] | None = None
-               ) -> torch.Tensor:
+def tensor_out(out, shape: tuple[int, ...], what: str = "the target", rerun: Callable[[], object] | None = None,
+               n_actions: int | None = None) -> torch.Tensor:
     """The student's output as a float tensor of ``shape``, or a :class:`Fail` that says what is off.
 
     ``rerun()`` calls the student's function again: for a (B, B) answer it is watched for the
@@ -40,14 +40,18 @@ def tensor_out(out, shape: tuple[int, ...], what: str = "the target", rerun: Cal
     if tuple(out.shape) != shape:
         seen = broadcast_seen(rerun, shape[0]) if rerun and tuple(out.shape) == (shape[0],) * 2 else None
         raise Fail(f"a tensor of shape {shape} (one value per transition)", describe(out),
-                   shape_hint(out, shape, seen))
+                   shape_hint(out, shape, seen, n_actions))
     return out.detach().float()
 
 
-def shape_hint(out: torch.Tensor, shape: tuple[int, ...], seen: str | None = None) -> str:
+def shape_hint(out: torch.Tensor, shape: tuple[int, ...], seen: str | None = None, n_actions: int | None = None
+               ) -> str:
     """What a wrong target shape says about the code that made it (``seen``: the broadcast observed)."""
     batch = shape[0]
     got = tuple(out.shape)
+    if n_actions is not None and n_actions != batch and got == (n_actions,):
+        return (f"Shape {got}: one value per action, not per transition. A max or argmax over dimension 0 runs "
+                "over the batch; the best next action of each transition is found over the action dimension.")
     if got == (batch, batch) and batch > 1 and seen:
         return (f"Shape {got}, a value for every pair of transitions, made by broadcasting: {seen}. A reduction or "
                 "a gather kept a dimension of size 1; make each term one value per transition before combining.")

@@ -246,9 +246,16 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         if got.shape != want.shape or not np.allclose(got, want):
             hint = "Remember step.final_obs as the next state: the true last state of an episode that just ended."
             reset_obs = np.concatenate([s.next_obs[s.learnable] for s in rec.steps])
+            only_terminal = np.concatenate([np.where(s.terminated[:, None], s.final_obs, s.next_obs)[s.learnable]
+                                            for s in rec.steps])
             if got.shape == reset_obs.shape and np.allclose(got, reset_obs):
                 hint = ("You remembered step.next_obs: where an episode ended, that is the first observation of the "
                         "next episode, not where the transition led. Remember step.final_obs.")
+            elif got.shape == only_terminal.shape and np.allclose(got, only_terminal):
+                hint = ("You took the true last state only where the episode terminated; where it was truncated "
+                        "(the time limit) you stored the next episode's first observation. A truncated transition "
+                        "also led to a real state, the one its value is bootstrapped from: step.final_obs holds it "
+                        "in every row.")
             raise Fail("the next states remembered equal to step.final_obs of every learnable step",
                        f"{len(got)} rows, not all equal to final_obs ({len(want)} rows)", hint)
 
@@ -300,6 +307,15 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         bad_sizes = sorted(set(rec.batch_sizes) - {s["batch_size"]})
         stored = np.cumsum([len(r[1]) for r in rec.remembered])  # transitions in the buffer after each remember()
         by_buffer = [k for k in range(1, len(rec.steps) + 1) if len(stored) >= k and stored[k - 1] >= starts]
+        by_batch = [k for k in range(1, len(rec.steps) + 1) if len(stored) >= k and stored[k - 1] >= s["batch_size"]]
+        if rec.update_steps and rec.update_steps != want_at and rec.update_steps == by_batch:
+            raise Fail(f"the first update after vector step {want_at[0]} ({want_at[0] * n} env steps played, "
+                       f"learning_starts={starts})",
+                       f"the first after vector step {by_batch[0]}, as soon as the buffer held a batch "
+                       f"({s['batch_size']} transitions)",
+                       "Your loop starts updating once a batch can be sampled. learning_starts asks for more: a "
+                       "buffer of learning_starts env steps of (mostly random) play before the first update, so "
+                       "that the first batches are not drawn from a handful of transitions over and over.")
         if rec.update_steps and rec.update_steps != want_at and rec.update_steps == by_buffer:
             raise Fail(f"the first update after vector step {want_at[0]} ({want_at[0] * n} env steps played, "
                        f"learning_starts={starts}), on gymnasium's CartPole with its reset steps",
