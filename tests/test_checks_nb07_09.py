@@ -473,3 +473,21 @@ def evaluate_until_any_copy_ends(policy, env_id, n_episodes, seed):
 ], ids=["assignment", "done never reset", "any copy ends"])
 def test_evaluate_slips_are_named(answer, words):
     named(check_evaluate(answer), words, absent=("discounted",))
+
+
+def evaluate_with_argmax_over_actions(policy, env_id, n_episodes, seed):
+    """Treats the policy's actions as Q-values: the argmax of one action is always 0."""
+    env, returns = gym.make(env_id), np.zeros(n_episodes)
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(int(np.argmax(policy(obs[None]))))
+            returns[i] += reward
+            done = terminated or truncated
+    return returns
+
+
+def test_evaluate_argmax_over_the_actions_is_not_called_exploration():
+    named(check_evaluate(evaluate_with_argmax_over_actions), "the same action, whatever the policy chose",
+          absent=("explores",))

@@ -141,9 +141,9 @@ def _batch_only_policy():
             raise Fail(
                 "policy(obs) called with a batch of observations, shape (N, 4)",
                 f"one observation of shape {obs.shape}",
-                "A policy (e.g. agent.greedy_actions) takes a batch: pass `obs[None]` (shape (1, 4)) and take "
-                "the action `[0]` of the result.",
-            )
+                "A policy (e.g. agent.greedy_actions) takes a batch of observations, shape (N, 4), and returns N "
+                "actions: give it a batch that holds your one observation, and step the env with the one action "
+                "that comes back.")
         with torch.no_grad():
             return net(torch.as_tensor(obs)).argmax(dim=1).numpy()
 
@@ -388,6 +388,11 @@ def check_evaluate(fn) -> CheckReport:
     def not_greedy_hint() -> str:
         taken, chosen = seen["taken"], seen["chosen"]
         other = sum(a != b for a, b in zip(taken, chosen, strict=True))
+        if len(set(taken)) == 1 and len(set(chosen)) > 1:
+            return (f"In {len(taken)} steps the env always got action {taken[0]}, while the policy chose both "
+                    "actions: your loop turns the policy's output into one fixed action. The policy returns action "
+                    "numbers, one per observation, not Q-values: an argmax over them, for example, picks a position "
+                    "in that array (always 0 for one observation). Step the env with the action itself.")
         return (f"In {len(taken)} steps the env got an action other than the policy's {other} times: your loop "
                 "explores (random actions, epsilon). An evaluation measures the policy itself, so two calls with "
                 "the same seed give the same returns: take the policy's action at every step. Exploration belongs "
@@ -478,6 +483,10 @@ def check_evaluate(fn) -> CheckReport:
                 "Your returns for seed=s are the reference's for seed=s + 1. Episodes are numbered from 0 and the "
                 "first one is reset with the seed itself, so that evaluate(..., seed) plays the episodes the "
                 "reference plays."),
+        Mistake("the env always received the same action, whatever the policy chose: the policy's output was "
+                "turned into one fixed action.",
+                lambda: not_greedy() and len(set(seen["taken"])) == 1 and len(set(seen["chosen"])) > 1,
+                not_greedy_hint),
         Mistake("your evaluation is not greedy: the env received actions the policy did not choose.", not_greedy,
                 not_greedy_hint),
         Mistake("the number of returns is off by one: one episode too few or too many.", off_by_one,
