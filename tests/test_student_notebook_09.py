@@ -19,7 +19,7 @@ def student_version() -> nbformat.NotebookNode:
     sys.modules[spec.name] = tool
     spec.loader.exec_module(tool)
     student, summary = tool.student_version(nbformat.read(NOTEBOOK, as_version=4))
-    assert summary.solutions == 4  # update, loop and two instructor answers
+    assert summary.solutions == 5  # update, loop, two instructor answers and question 2's measurement
     return student
 
 
