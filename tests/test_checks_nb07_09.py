@@ -491,3 +491,88 @@ def evaluate_with_argmax_over_actions(policy, env_id, n_episodes, seed):
 def test_evaluate_argmax_over_the_actions_is_not_called_exploration():
     named(check_evaluate(evaluate_with_argmax_over_actions), "the same action, whatever the policy chose",
           absent=("explores",))
+
+
+def update_after_backward(learner, batch, extra):
+    loss = F.mse_loss(*_prediction_and_target(learner, batch))
+    learner.optimizer.zero_grad()
+    loss.backward()
+    if extra == "clip":
+        torch.nn.utils.clip_grad_norm_(learner.q_network.parameters(), 0.1)
+    learner.optimizer.step()
+    if extra == "double step":
+        learner.optimizer.step()
+    return loss.item()
+
+
+def _prediction_and_target(learner, batch):
+    obs, actions = torch.as_tensor(batch.obs), torch.as_tensor(batch.actions)
+    rewards, next_obs = torch.as_tensor(batch.rewards), torch.as_tensor(batch.next_obs)
+    terminated = torch.as_tensor(batch.terminated)
+    with torch.no_grad():
+        target = rewards + learner.gamma * (1 - terminated) * learner.target_network(next_obs).max(dim=1).values
+    return learner.q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1), target
+
+
+@pytest.mark.parametrize("extra", ["clip", "double step"])
+def test_dqn_update_changed_after_backward_is_not_called_a_scaled_loss(extra):
+    named(check_dqn_update(functools.partial(update_after_backward, extra=extra)), "the loss is right but the step",
+          absent=("the loss is scaled",))
+
+
+def test_dqn_update_with_a_summed_loss_is_still_a_scaled_loss():
+    def summed(learner, batch):
+        loss = F.mse_loss(*_prediction_and_target(learner, batch), reduction="sum")
+        learner.optimizer.zero_grad()
+        loss.backward()
+        learner.optimizer.step()
+        return loss.item()
+
+    named(check_dqn_update(summed), "the loss is scaled")
+
+
+def loop_dropping_truncated(env, learner, buffer, update, total_steps, batch_size, learning_starts,
+                            target_update_every, seed, late=False):
+    obs, n_updates = env.reset(seed=seed), 0
+    for env_steps in range(0, total_steps, env.num_envs):
+        learner.decay_epsilon(env_steps / total_steps)
+        actions = learner.act(obs)
+        step = env.step(actions)
+        keep = step.learnable if late else step.learnable & ~step.truncated
+        buffer.remember(obs[keep], actions[keep], step.rewards[keep], step.final_obs[keep], step.terminated[keep])
+        obs = step.next_obs
+        if (env_steps > learning_starts) if late else (env_steps + env.num_envs >= learning_starts):
+            update(learner, buffer.sample(batch_size))
+            n_updates += 1
+            if n_updates % target_update_every == 0:
+                learner.synchronize()
+
+
+def test_training_loop_dropping_truncated_transitions_is_named():
+    named(check_training_loop(loop_dropping_truncated, learning_steps=0), "dropped the transitions that the time limit")
+
+
+def test_training_loop_starting_two_vector_steps_late_is_named():
+    report = check_training_loop(functools.partial(loop_dropping_truncated, late=True), learning_steps=0)
+    assert "2 vector steps late" in str(report), str(report)
+
+
+def evaluate_with_an_overwritten_mask(policy, env_id, n_episodes, seed):
+    """alive = ~done instead of alive &= ~done: the loop runs until every copy ends on the same step."""
+    env = make_vector_env(env_id, n_episodes)
+    obs, returns, alive = env.reset(seed=seed), np.zeros(n_episodes), np.ones(n_episodes, dtype=bool)
+    while alive.any():
+        step = env.step(np.asarray(policy(obs)))
+        returns += step.rewards * alive
+        alive = ~step.done
+        obs = step.next_obs
+    return returns
+
+
+def test_a_check_that_times_out_reports_at_once_without_diagnosing(monkeypatch):
+    from dqn_helpers.checks.limits import TIME_LIMIT_ENV_VAR
+
+    monkeypatch.setenv(TIME_LIMIT_ENV_VAR, "1")
+    report = check_evaluate(evaluate_with_an_overwritten_mask)
+    assert report.timed_out and report.mistake is None
+    assert "did not return within 1 s" in str(report), str(report)

@@ -447,7 +447,8 @@ def check_dqn_update(fn) -> CheckReport:
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
     mistakes += [step_before_backward(fn, base), cleared_before_step(fn, base), synchronizes(fn, base),
-                 own_optimizer(fn, base), scaled_loss(fn, base), hard_coded_gamma(fn, base)]
+                 own_optimizer(fn, base), scaled_loss(fn, base), changed_after_backward(fn, base),
+                 hard_coded_gamma(fn, base)]
     mistakes.append(broadcast_mistake(lambda: student(), _batch(0).actions.shape[0]))
     values = [t.name for t in tests if t.name.startswith(("returns the loss", "matches"))]
     mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
@@ -564,17 +565,49 @@ def scaled_loss(fn, base) -> Mistake:
         start = _weights(base.q_network)
         mine, ref = _one_step(fn, base) - start, _one_step(update_variant, base) - start
         c = seen["c"] = float(mine @ ref / (ref @ ref))
-        return c > 0 and abs(c - 1) > 1e-3 and torch.allclose(mine, c * ref, atol=1e-6 * max(1.0, c))
+        return c > 0 and abs(c - 1) > 1e-3 and torch.allclose(mine, c * ref, atol=1e-6 * max(1.0, c)) and \
+            returned_ratio() is not None and abs(returned_ratio() - c) < 1e-3 * max(1.0, c)
+
+    def returned_ratio() -> float | None:
+        """The loss the update returned, over the reference's (None when it returned no number)."""
+        learner, ref = copy.deepcopy(base), copy.deepcopy(base)
+        try:
+            return float(fn(learner, _batch(0))) / update_variant(ref, _batch(0))
+        except (TypeError, ValueError):
+            return None
 
     def hint() -> str:
         c, n = seen["c"], len(_batch(0).actions)
         why = (" (half the mean squared error)" if abs(c - 0.5) < 1e-3 else
                f" (a sum over the batch of {n}, not a mean)" if abs(c - n) < 1e-2 * n else "")
-        return (f"Your step points exactly where the reference's does but is {c:.3g} times as long: your loss is "
-                f"{c:.3g} times the mean squared TD error{why}. A scaled loss scales every step, as a different "
-                "learning rate would; the exercise asks for the mean over the batch of the squared TD errors.")
+        return (f"Your step points exactly where the reference's does but is {c:.3g} times as long, and the loss "
+                f"you return is {c:.3g} times the mean squared TD error{why}. This check steps with plain gradient "
+                "descent, where a scaled loss scales every step; the learner's Adam mostly cancels a constant "
+                "factor, but the loss you return (and log) is still off by it. The exercise asks for the mean over "
+                "the batch of the squared TD errors.")
 
     return Mistake("the loss is scaled: the right squared TD errors, times a constant.", detect, hint)
+
+
+def changed_after_backward(fn, base) -> Mistake:
+    """The step is a multiple of the reference's while the returned loss is right: something after backward()."""
+    seen = {}
+
+    def detect() -> bool:
+        start = _weights(base.q_network)
+        learner = copy.deepcopy(base)
+        loss = fn(learner, _batch(0))
+        mine, ref = _weights(learner.q_network) - start, _one_step(update_variant, base) - start
+        c = seen["c"] = float(mine @ ref / (ref @ ref))
+        want = update_variant(copy.deepcopy(base), _batch(0))
+        same_loss = isinstance(loss, float | int) and abs(float(loss) - want) < 1e-4 * max(1.0, abs(want))
+        return same_loss and c > 0 and abs(c - 1) > 1e-3 and torch.allclose(mine, c * ref, atol=1e-5 * max(1.0, c))
+
+    return Mistake("the loss is right but the step is not: something between backward() and the end of the update "
+                   "changed it.", detect,
+                   lambda: f"Your update returns the reference's loss, and its step points the same way but is "
+                   f"{seen['c']:.3g} times as long. Gradient clipping (shorter) or a second optimizer step (about "
+                   "twice) does that. The exercise's update is one plain step: zero_grad, backward, step.")
 
 
 def hard_coded_gamma(fn, base) -> Mistake:

@@ -56,6 +56,7 @@ class CheckReport:
     skipped: int = 0
     mistake: str | None = None
     mistake_hint: str = ""
+    timed_out: bool = False  # a test ran out of time: the detectors would only wait for the same loop again
 
     @property
     def passed(self) -> bool:
@@ -178,6 +179,7 @@ def _run_each(report: CheckReport, tests: Sequence[Test], signature: str, subjec
                                  f"not implemented yet (NotImplementedError{where(err)})",
                                  "Replace `raise NotImplementedError()` with your code.", not_implemented=True)
         except OutOfTime as err:  # an endless loop would fail every later test the same way: stop here
+            report.timed_out = True
             result, stop = CheckResult(test.name, False, f"an answer within {limit:g} s",
                                        f"{subject} did not return within {limit:g} s{where(err)}", hang_hint), True
         except OutOfMemory as err:
@@ -202,7 +204,8 @@ def _run_each(report: CheckReport, tests: Sequence[Test], signature: str, subjec
 
 def _diagnose(report: CheckReport, mistakes: Sequence[Mistake]) -> None:
     failed = {r.name for r in report.failures if not r.not_implemented}
-    if OWN_CODE in failed:  # the package's own code (a wrong variant of it too) is named as such, not diagnosed
+    # the package's own code (a wrong variant of it too) is named as such; a time-out would only repeat itself
+    if OWN_CODE in failed or report.timed_out:
         return
     for mistake in mistakes:
         explained = failed if mistake.explains is None else failed & set(mistake.explains)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from dqn_helpers.checks.formatting import fmt
-from dqn_helpers.checks.framework import CheckReport, Fail, Test, not_callable_report, run_tests
+from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.limits import time_limit
 from dqn_helpers.schedules import linear_epsilon
 
@@ -323,6 +323,15 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
                        "You compared learning_starts with len(buffer). It counts env steps played, as train() does, "
                        "and the reset steps of gymnasium's CartPole are env steps that the buffer never receives, "
                        "so the two counts drift apart with every finished episode.")
+        late_by = rec.update_steps[0] - want_at[0] if rec.update_steps and want_at else 0
+        if late_by > 1 and rec.update_steps == [k for k in want_at if k >= rec.update_steps[0]] and not bad_sizes:
+            raise Fail(f"the first update after vector step {want_at[0]} ({want_at[0] * n} env steps collected, "
+                       f"learning_starts={starts}), then one per vector step",
+                       f"the first after vector step {rec.update_steps[0]}: {late_by} vector steps late, then one "
+                       "per vector step",
+                       "Compare learning_starts with the env steps collected so far, counting this pass's step (its "
+                       "transitions are already in the buffer); a strict > or a count taken before the step starts "
+                       "late.")
         if got == want and not bad_sizes and rec.update_steps != want_at and rec.update_steps:
             first, expected_first = rec.update_steps[0], want_at[0]
             when = "late" if first > expected_first else "early" if first < expected_first else "irregularly"
@@ -399,5 +408,17 @@ def check_training_loop(fn, learning_steps: int = 10_000, min_return: float = 10
         Test(f"learns: greedy return >= {min_return:g} on CartPole-v1 after {learning_steps:,} env steps", learns,
              time_limit=time_limit(max(1.0, learning_steps / 2_500))),
     ]
+    def drops_truncated() -> bool:
+        """The loop remembered exactly the rows that were not truncated: the time limit's transitions are gone."""
+        rec = copies()
+        kept = sum(int((s.learnable & ~np.asarray(s.truncated)).sum()) for s in rec.steps)
+        truncated = sum(int(np.asarray(s.truncated).sum()) for s in rec.steps)
+        return truncated > 0 and len(rec.stacked(0)) == kept
+
+    mistakes = [Mistake(
+        "you dropped the transitions that the time limit cut (truncated): they are real transitions.", drops_truncated,
+        "A truncated step still moved the agent from a state to a real next state, step.final_obs, with its reward; "
+        "only the episode's bookkeeping stopped there. Keep it, with terminated = 0, so that its value is "
+        "bootstrapped. The rows to leave out are those step.learnable marks as no transition.")]
     with torch.random.fork_rng():
-        return run_tests(name, tests, SIGNATURE, hang_hint=HANG_HINT)
+        return run_tests(name, tests, SIGNATURE, mistakes, hang_hint=HANG_HINT)
