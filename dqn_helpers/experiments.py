@@ -52,7 +52,7 @@ from dqn_helpers.cache import default_cache_dir, describe_env, describe_function
 from dqn_helpers.config import DQNConfig
 from dqn_helpers.evaluation import greedy_rollouts
 from dqn_helpers.learner import DeepQLearner
-from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET
+from dqn_helpers.seeds import FINAL_EVAL_SEED_OFFSET, random_stream
 from dqn_helpers.training import train
 
 FRAMES = ("episodes", "evaluations", "updates", "rollouts")  # the frames a DQN run returns
@@ -397,6 +397,9 @@ def _collect(tasks: list, outputs: dict[int, dict], keep_agents: bool) -> Experi
         if keep_agents and "agent" in output:
             agent = DeepQLearner(**output["agent"]["settings"])
             agent.load_state_dict(output["agent"]["weights"])
+            # the run's seed, not the constructor's (which would reseed this process's torch): an
+            # agent that acts epsilon-greedily acts the same on every run of the notebook
+            agent.rng = random_stream(seed, "exploration")
             agent.epsilon = agent.epsilon_end
             agents[(name, seed)] = agent
     if failures:

@@ -223,7 +223,8 @@ def student_update(learner, batch, slip=None):
     terminated = torch.as_tensor(batch.terminated)
     with torch.no_grad():
         next_q = learner.target_network(obs if slip == "target from obs" else next_obs)
-        best = next_q.max() if slip == "global max" else next_q.max(dim=1).values
+        best = {"global max": lambda: next_q.max(), "max over the batch": lambda: next_q.max(dim=0).values}.get(
+            slip, lambda: next_q.max(dim=1).values)()
         target = rewards + learner.gamma * (1 - terminated) * best
         if slip == "gamma on reward":
             target = learner.gamma * (rewards + (1 - terminated) * best)
@@ -296,6 +297,11 @@ def test_dqn_update_mistakes_are_named(slip, words):
     named(check_dqn_update(functools.partial(student_update, slip=slip)), words, absent=absent)
 
 
+def test_dqn_update_max_over_the_batch_is_told_it_reduced_over_the_batch():
+    report = check_dqn_update(functools.partial(student_update, slip="max over the batch"))
+    assert not report and "reduces over the batch" in report.failures[0].hint, str(report)
+
+
 def test_dqn_update_prediction_under_no_grad_gets_the_gradient_hint():
     report = check_dqn_update(functools.partial(student_update, slip="prediction under no_grad"))
     assert not report and "Only the target belongs under no_grad" in str(report), str(report)
@@ -317,6 +323,12 @@ def double_target(rewards, terminated, next_q_online, next_q_target, gamma, slip
     with torch.no_grad():
         if slip == "no unsqueeze":
             next_values = next_q_target.gather(1, best).squeeze()
+        elif slip == "index as a row":
+            next_values = next_q_target.gather(1, best.unsqueeze(0)).squeeze(0)
+        elif slip == "min of both":  # clipped double Q-learning (TD3), not Double DQN
+            next_values = torch.min(next_q_online, next_q_target).max(dim=1).values
+        elif slip == "mean of both":
+            next_values = (next_q_online.max(dim=1).values + next_q_target.max(dim=1).values) / 2
         else:
             next_values = next_q_target[torch.arange(len(rewards)), best]
         return rewards + (0.99 if slip == "hard-coded gamma" else gamma) * (1 - terminated) * next_values
@@ -348,6 +360,15 @@ def test_double_dqn_hard_coded_gamma_is_named():
 def test_double_dqn_gather_without_unsqueeze_gets_the_index_shape_hint():
     report = check_double_dqn_target(functools.partial(double_target, slip="no unsqueeze"))
     assert "shape (B, 1)" in report.failures[0].hint, str(report)
+
+
+@pytest.mark.parametrize(("slip", "words"), [
+    ("index as a row", "the first row of next_q_target"),
+    ("min of both", "the smaller of the two networks' values"),
+    ("mean of both", "averages the two networks' values"),
+])
+def test_double_dqn_values_from_both_networks_or_one_row_are_named(slip, words):
+    named(check_double_dqn_target(functools.partial(double_target, slip=slip)), words)
 
 
 def test_double_dqn_a_choice_that_only_looks_plain_is_not_called_plain():

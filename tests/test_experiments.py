@@ -84,6 +84,15 @@ def test_agents_can_be_kept(tmp_path):
     # the rebuilt agent predicts exactly what the trained one predicted in its final evaluation
     start_obs = make_vector_env("CartPole-v1", 3).reset(seed=0 + FINAL_EVAL_SEED_OFFSET)
     assert agent.q_values(start_obs).max(axis=1) == pytest.approx(first_states.q_start.to_numpy(), rel=1e-5)
+    # its exploration is seeded by the run's seed: epsilon-greedy actions repeat from one call to the next
+    again = run(tmp_path, n_jobs=1, keep_agents=True).agents[("control", 0)]
+    for kept in (agent, again):
+        kept.epsilon = 1.0
+    obs = make_vector_env("CartPole-v1", 8).reset(seed=5)
+    assert [list(agent.act(obs)) for _ in range(5)] == [list(again.act(obs)) for _ in range(5)]
+    other_seed = results.agents[("control", 1)]
+    other_seed.epsilon = 1.0
+    assert [list(other_seed.act(obs)) for _ in range(5)] != [list(agent.act(obs)) for _ in range(5)]
 
 
 def test_bad_arguments_are_explained(tmp_path):

@@ -35,7 +35,9 @@ def check_double_dqn_target(fn) -> CheckReport:
     masking; gamma scaling; random batches; no gradient through the target; the answer's own
     code (not a call of :func:`dqn_helpers.td_target`). A (B, 1) term broadcast against a
     (B,) one is named by the shape test; an inverted terminal mask, a mask or a gamma that
-    multiplies the reward too, and inputs changed in place are named too.
+    multiplies the reward too, a value that mixes both networks (their minimum or mean), an
+    index of shape (1, B) that reads every value from the first row, and inputs changed in
+    place are named too.
     """
     from dqn_helpers.learner import td_target
 
@@ -211,4 +213,33 @@ def check_double_dqn_target(fn) -> CheckReport:
                     for c in (0.99, 0.9, 0.95, 0.999, 1.0)),
         "Whatever gamma the test passes, your targets come out the same. Discount with the gamma argument: each "
         "caller (and each environment) sets its own.", values)] + one_action
+    mistakes += combined_values(is_like, values)
     return run_tests(name, tests, signature, mistakes)
+
+
+def combined_values(is_like, explains) -> list[Mistake]:
+    """Mistakes that value a' with both networks at once, or read every value from the first row."""
+
+    def valued_as(next_values: torch.Tensor) -> Callable[[], bool]:
+        return is_like(lambda g: REWARDS + g * (1 - TERMINATED) * next_values)
+
+    chosen = Q_ONLINE.argmax(dim=1)  # (B,)
+    one_role = ("In Double DQN the two networks do not share the value: the online network's Q-values only say "
+                "which a' to take (their argmax, per row); the value of that a' is read from the target network "
+                "alone.")
+    return [Mistake(
+        "your next value is the smaller of the two networks' values (clipped double Q-learning, as in TD3), not the "
+        "target network's value of the online network's choice.",
+        lambda: any(valued_as(v)() for v in (torch.min(Q_ONLINE, Q_TARGET).max(dim=1).values,
+                                             torch.min(Q_ONLINE.max(dim=1).values, Q_TARGET.max(dim=1).values))),
+        one_role, explains), Mistake(
+        "your next value averages the two networks' values instead of letting one choose and the other value.",
+        lambda: any(valued_as(v)() for v in (((Q_ONLINE + Q_TARGET) / 2).max(dim=1).values,
+                                             (Q_ONLINE.max(dim=1).values + Q_TARGET.max(dim=1).values) / 2)),
+        one_role, explains), Mistake(
+        "every row read its value from the first row of next_q_target: the index given to gather has shape (1, B), "
+        "not (B, 1).",
+        valued_as(Q_TARGET[0, chosen]),
+        "gather reads, for each row of its index, from the same row of the input: an index of shape (1, B) has one "
+        "row, so all B actions are looked up in transition 0's Q-values. Give it one row per transition, each "
+        "holding that transition's action (shape (B, 1)), and flatten the result to (B,).", explains)]

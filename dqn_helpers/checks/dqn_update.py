@@ -9,6 +9,7 @@ realistic wrong versions of it, so the report can say which part is off.
 from __future__ import annotations
 
 import copy
+import re
 import functools
 from collections.abc import Callable
 
@@ -379,7 +380,8 @@ def check_dqn_update(fn) -> CheckReport:
     network alone; the same weights as the reference after one and after two updates.
     Names the part that differs (discount, a hard-coded gamma, terminal mask, an inverted one or
     one on the reward too, target network, a residual gradient, a Double DQN target, taken action,
-    sign, zero_grad, a Huber or scaled loss, a (B, 1) tensor broadcast against a (B,) one); when it
+    sign, zero_grad, a Huber or scaled loss, a (B, 1) tensor broadcast against a (B,) one, a max
+    over the batch instead of the actions); when it
     cannot tell, it says what it observed on a tiny batch (loss, Q-values reached,
     targets). An answer that calls ``learner.update``, ``td_target`` or ``update_variant``
     is not the student's own code.
@@ -436,14 +438,27 @@ def check_dqn_update(fn) -> CheckReport:
                            "(1 - terminated) * max_a' Q_target(s', a'); loss = mean((Q(s, a) - y)^2).")
         return run
 
+    n_rows, n_actions = _batch(0).actions.shape[0], base.n_actions
+
+    def reduced_over_batch(err: BaseException) -> str | None:
+        """The hint for a tensor of one value per action meeting one of one value per transition."""
+        sizes = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", str(err))
+        if sizes and {int(sizes[1]), int(sizes[2])} == {n_rows, n_actions}:
+            return (f"A tensor of {n_actions} values (one per action) met one of {n_rows} (one per transition of "
+                    "the batch): a max or argmax over dimension 0 reduces over the batch, the best transition for "
+                    "each action. The target needs the best action of each transition: reduce over the action "
+                    "dimension.")
+        return None
+
     tests = [
-        Test("returns the loss (a float) of the batch before the step", returns_loss),
+        Test("returns the loss (a float) of the batch before the step", returns_loss, on_error=reduced_over_batch),
         Test(OWN_CODE, own_code_test(lambda: student(), update_references() | {
             "dqn_helpers.checks.dqn_update.colleague_update": colleague_update}, answer=fn), required=True),
-        Test("takes an optimizer step on the online network", moves_online),
-        Test("leaves the target network unchanged", target_untouched),
-        Test("matches the reference update (target, loss on the taken actions, step)", matches(1)),
-        Test("matches it again on a second update (gradients reset)", matches(2)),
+        Test("takes an optimizer step on the online network", moves_online, on_error=reduced_over_batch),
+        Test("leaves the target network unchanged", target_untouched, on_error=reduced_over_batch),
+        Test("matches the reference update (target, loss on the taken actions, step)", matches(1),
+             on_error=reduced_over_batch),
+        Test("matches it again on a second update (gradients reset)", matches(2), on_error=reduced_over_batch),
     ]
     mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
     mistakes += [step_before_backward(fn, base), cleared_before_step(fn, base), synchronizes(fn, base),
