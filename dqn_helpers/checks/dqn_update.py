@@ -9,8 +9,8 @@ realistic wrong versions of it, so the report can say which part is off.
 from __future__ import annotations
 
 import copy
-import re
 import functools
+import re
 from collections.abc import Callable
 
 import numpy as np
