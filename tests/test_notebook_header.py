@@ -66,6 +66,7 @@ def test_every_badge_and_install_cell_follows_the_one_url_and_a_rerun_changes_no
 
 
 def test_a_notebook_without_a_header_gets_one_and_nothing_else_changes(repo_copy):
+    set_repository(repo_copy, "https://github.com/some-school/rl-course")  # published: badges are written
     path = notebook_paths(repo_copy / "notebooks")[0]
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if not is_install_cell(c)]  # as the notebook was before the tool
@@ -114,3 +115,22 @@ def test_the_install_cell_does_nothing_where_the_package_is_installed(tmp_path):
                           env={"PYTHONPATH": str(ROOT), "DQN_HELPERS_SOURCE": str(tmp_path / "missing"),
                                "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done
+
+
+def test_while_the_repository_is_a_placeholder_no_badge_is_written_and_install_asks_for_a_source(repo_copy):
+    set_repository(repo_copy, f"https://github.com/{notebook_header.PLACEHOLDER}/dqn-tutorial")
+    assert notebook_header.main(["--root", str(repo_copy)]) == 0
+    for name, text in texts(repo_copy).items():
+        assert notebook_header.COLAB_BADGE not in text and notebook_header.BINDER_BADGE not in text, name
+    for path in notebook_paths(repo_copy / "notebooks"):
+        install = next(c for c in nbformat.read(path, as_version=4).cells if is_install_cell(c))
+        assert notebook_header.PLACEHOLDER not in install.source
+        # run without dqn_helpers and without DQN_HELPERS_SOURCE: a clear error naming both ways to install
+        code = "import importlib.util\nimportlib.util.find_spec = lambda name: None\n" + install.source
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                env={"PATH": "/usr/bin:/bin"})
+        assert result.returncode != 0 and "pip install -e ." in result.stderr and "DQN_HELPERS_SOURCE" in result.stderr
+    # publishing brings the badges back
+    set_repository(repo_copy, "https://github.com/some-school/rl-course")
+    assert notebook_header.main(["--root", str(repo_copy)]) == 0
+    assert notebook_header.COLAB_BADGE in texts(repo_copy)["README.md"]

@@ -13,6 +13,10 @@ pyproject.toml. From it this tool writes:
 * the table of badges in README.md, between the marker lines ``<!-- notebook-badges:start -->``
   and ``<!-- notebook-badges:end -->``.
 
+While ``Repository`` still holds the placeholder (``YOUR-GITHUB-ORG``: the repository is not
+published yet), no badges are written (a badge would open a page that does not exist) and the
+install cell installs only from ``DQN_HELPERS_SOURCE``, saying how to set it when it is unset.
+
 Running it twice changes nothing the second time. Nothing else in a notebook is touched.
 When the URL changes, edit pyproject.toml and run ``make badges``: the install cell does not
 count towards the outputs' fingerprint (tools/notebook_outputs.py), so no rerun is needed.
@@ -64,6 +68,39 @@ if importlib.util.find_spec("dqn_helpers") is None:
     print("dqn_helpers is installed.")'''
 
 
+UNPUBLISHED_INSTALL_CELL = '''\
+# A Jupyter kernel without dqn_helpers: install it (about a minute) from DQN_HELPERS_SOURCE (a pip
+# URL or a local checkout of this repository). Otherwise: nothing.
+import importlib.util
+
+if importlib.util.find_spec("dqn_helpers") is None:
+    import importlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = os.environ.get("DQN_HELPERS_SOURCE")
+    if not source:
+        raise ModuleNotFoundError(
+            "dqn_helpers is not installed in this kernel. From the repository's root run `pip install -e .` "
+            "(or `make setup`) and restart the kernel, or set DQN_HELPERS_SOURCE to a pip URL or a local "
+            "checkout of the repository and run this cell again.")
+    if Path(source).is_dir():  # a local checkout: pip wants it as a file:// URL
+        source = Path(source).resolve().as_uri()
+    print(f"dqn_helpers is not installed in this kernel: installing it from {source} ...", flush=True)
+    # --no-compile: half the install time; Python compiles what the notebook imports when it does
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile"]
+    subprocess.run([*pip, f"dqn-helpers[kernel] @ {source}"], check=True)
+    importlib.invalidate_caches()  # let this running kernel see the new package
+    print("dqn_helpers is installed.")'''
+
+
+def published(url: str) -> bool:
+    """False while pyproject.toml names the placeholder instead of the public repository."""
+    return PLACEHOLDER not in url
+
+
 def repository_url(pyproject: Path) -> str:
     """The ``Repository`` entry of ``[project.urls]`` (read with a regex: Python 3.10 has no tomllib)."""
     section = re.search(r"^\[project\.urls\]\s*$(.*?)(?=^\[|\Z)", pyproject.read_text(), re.M | re.S)
@@ -96,6 +133,8 @@ def badge_line(url: str, notebook: str) -> str:
 
 
 def install_source(url: str) -> str:
+    if not published(url):
+        return UNPUBLISHED_INSTALL_CELL
     owner, name = github_owner_and_name(url)
     return INSTALL_CELL.format(pip_url=f"git+https://github.com/{owner}/{name}@{BRANCH}")
 
@@ -104,13 +143,15 @@ def is_badge_line(line: str) -> bool:
     return COLAB_BADGE in line or BINDER_BADGE in line
 
 
-def with_badges(title_source: str, line: str) -> str:
-    """The title cell's text with ``line`` as its badge line, right under the ``# `` title."""
+def with_badges(title_source: str, line: str | None) -> str:
+    """The title cell's text with ``line`` as its badge line, right under the ``# `` title (None: none)."""
     lines = [old for old in title_source.split("\n") if not is_badge_line(old)]
     # an earlier run left the badge line between two blank lines: drop one of them with it
     while len(lines) > 2 and lines[1] == "" and lines[2] == "":
         del lines[1]
     rest = lines[1:]
+    if line is None:
+        return "\n".join([lines[0], *rest]).rstrip("\n")
     return "\n".join([lines[0], "", line, *([""] if rest and rest[0] != "" else []), *rest]).rstrip("\n")
 
 
@@ -121,7 +162,7 @@ def notebook_with_header(path: Path, url: str) -> str:
     if title is None or title.cell_type != "markdown" or not title.source.startswith("# "):
         raise SystemExit(f"{path.name}: the first cell must be a markdown cell starting with the `# ` title; "
                          "the badges go under that title")
-    title.source = with_badges(title.source, badge_line(url, path.name))
+    title.source = with_badges(title.source, badge_line(url, path.name) if published(url) else None)
 
     source = install_source(url)
     tagged = [c for c in nb.cells if INSTALL_CELL_TAG in c.metadata.get("tags", [])]
@@ -130,7 +171,9 @@ def notebook_with_header(path: Path, url: str) -> str:
     if tagged:
         cell = tagged[0]
         if cell.source != source:  # rewritten: an earlier output would no longer belong to it
-            cell.source, cell.outputs, cell.execution_count = source, [], None
+            # (its execution count stays: the cell ran in the committed run, printing nothing where
+            # dqn_helpers was installed, and the counts of the run must stay 1, 2, 3, ...)
+            cell.source, cell.outputs = source, []
     else:
         cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INSTALL_CELL_TAG]})
         cell.id = INSTALL_CELL_TAG  # a stable id: no random churn in the file
@@ -140,6 +183,13 @@ def notebook_with_header(path: Path, url: str) -> str:
 
 
 def readme_table(url: str, paths: list[Path]) -> str:
+    if not published(url):
+        titles = [nbformat.read(path, as_version=4).cells[0].source.split("\n")[0].removeprefix("# ").strip()
+                  for path in paths]
+        return "\n".join([*(f"* [{title}](notebooks/{path.name})" for title, path in zip(titles, paths)), "",
+                          f"(No Colab or Binder badges yet: `[project.urls] Repository` in pyproject.toml still says "
+                          f"{PLACEHOLDER}. Once it names the published repository, `make badges` writes them here "
+                          "and in every notebook.)"])
     rows = ["| Notebook | Colab | Binder |", "|---|---|---|"]
     for path in paths:
         title = nbformat.read(path, as_version=4).cells[0].source.split("\n")[0].removeprefix("# ").strip()
