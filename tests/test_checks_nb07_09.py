@@ -50,7 +50,7 @@ def student_evaluate(policy, env_id, n_episodes, seed, slip=None):
                 obs, reward, done, _ = env.step(action)
             else:
                 obs, reward, terminated, truncated, _ = env.step(action)
-                done = terminated or truncated
+                done = truncated if slip == "truncated only" else terminated or truncated
             if slip == "assignment":
                 returns[i] = reward
             else:
@@ -91,8 +91,9 @@ def vector_evaluate(policy, env_id, n_episodes, seed, slip):
     (functools.partial(student_evaluate, slip="assignment"), "the sum is overwritten"),
     (functools.partial(student_evaluate, slip="done never reset"), "only the first episode was played"),
     (functools.partial(vector_evaluate, slip="until any copy ends"), "stopped when the first episode ended, in any"),
+    (functools.partial(student_evaluate, slip="truncated only"), "end only at the time limit (truncated)"),
 ], ids=["first to end", "seeded once", "stale observation", "integer returns", "assignment", "done never reset",
-        "until any copy ends"])
+        "until any copy ends", "truncated only"])
 def test_evaluate_mistakes_are_named(answer, words):
     named(check_evaluate(answer), words, absent=("discounted",))
 
@@ -223,9 +224,11 @@ def student_update(learner, batch, slip=None):
     terminated = torch.as_tensor(batch.terminated)
     with torch.no_grad():
         next_q = learner.target_network(obs if slip == "target from obs" else next_obs)
-        best = {"global max": lambda: next_q.max(), "max over the batch": lambda: next_q.max(dim=0).values}.get(
-            slip, lambda: next_q.max(dim=1).values)()
+        best = {"global max": lambda: next_q.max(), "max over the batch": lambda: next_q.max(dim=0).values,
+                "no values": lambda: next_q.max(dim=1)}.get(slip, lambda: next_q.max(dim=1).values)()
         target = rewards + learner.gamma * (1 - terminated) * best
+        if slip == "target column":
+            target = target.unsqueeze(1)
         if slip == "gamma on reward":
             target = learner.gamma * (rewards + (1 - terminated) * best)
         if slip == "prediction under no_grad":
@@ -258,7 +261,7 @@ def student_update(learner, batch, slip=None):
         optimizer.step()
     if slip == "synchronizes":
         learner.synchronize()
-    return loss.item()
+    return loss if slip == "tensor loss" else loss.item()
 
 
 def test_student_update_without_a_slip_passes():
@@ -300,6 +303,23 @@ def test_dqn_update_mistakes_are_named(slip, words):
 def test_dqn_update_max_over_the_batch_is_told_it_reduced_over_the_batch():
     report = check_dqn_update(functools.partial(student_update, slip="max over the batch"))
     assert not report and "reduces over the batch" in report.failures[0].hint, str(report)
+
+
+def test_dqn_update_a_target_column_is_told_apart_from_a_prediction_column():
+    named(check_dqn_update(functools.partial(student_update, slip="target column")),
+          "the target has shape (B, 1) and the prediction (B,)", absent=("the prediction has shape (B, 1)",))
+
+
+def test_dqn_update_max_without_values_gets_the_values_hint():
+    report = check_dqn_update(functools.partial(student_update, slip="no values"))
+    assert not report and "(values, indices)" in report.failures[0].hint, str(report)
+
+
+def test_dqn_update_that_returns_the_loss_tensor_is_told_to_return_a_float():
+    report = check_dqn_update(functools.partial(student_update, slip="tensor loss"))
+    failed = [r.name for r in report.failures]
+    assert failed == ["returns the loss (a float) of the batch before the step"], str(report)
+    assert ".item()" in report.failures[0].hint
 
 
 def test_dqn_update_prediction_under_no_grad_gets_the_gradient_hint():

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.formatting import as_number, fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
-from dqn_helpers.checks.shapes import broadcast_seen
+from dqn_helpers.checks.shapes import broadcast_seen, target_is_the_column
 from dqn_helpers.learner import DeepQLearner
 
 
@@ -96,6 +96,8 @@ BROADCAST_PREDICTION = ("the prediction has shape (B, 1) and the target (B,): th
 BROADCAST_TARGET = ("the best next values have shape (B, 1) (a max that kept its dimension), so the target "
                     "broadcast to (B, B)")
 BROADCAST_BOTH = "the prediction and the best next values both have shape (B, 1): the target broadcast to (B, B)"
+BROADCAST_TARGET_COLUMN = ("the target has shape (B, 1) and the prediction (B,): the loss broadcast them to (B, B) "
+                           "and compared every prediction with every target")
 MASKED_REWARD = "the mask multiplies the reward too: a terminal transition's target is 0, not its reward"
 RESIDUAL = ("the target is computed from the online network with gradient tracking on, so the gradient also flows "
             "through the target (the residual gradient)")
@@ -143,6 +145,9 @@ HINTS = {
     BROADCAST_TARGET: _SHAPES + "A max over actions that keeps its dimension gives (B, 1); added to the (B,) rewards "
                                 "that makes a table of every reward with every next value.",
     BROADCAST_BOTH: _SHAPES + "Both the gather and the max kept a dimension of size 1.",
+    BROADCAST_TARGET_COLUMN: _SHAPES + "Your prediction is (B,) already; something on the target's side (an "
+                             "unsqueeze, a view, or a reward or mask made into a column) gave it a dimension of size "
+                             "1.",
     "the target has no discount (gamma is missing)":
         "The bootstrapped value is discounted: it is multiplied by learner.gamma before it is added to the reward.",
     "the target bootstraps from terminal states (no (1 - terminated) mask)":
@@ -402,6 +407,11 @@ def check_dqn_update(fn) -> CheckReport:
 
     def returns_loss():
         (mine, (loss,)), (ref, (want,)) = student(), after(update_variant)
+        if isinstance(loss, torch.Tensor):
+            raise Fail("the loss as a Python float", f"a tensor of shape {tuple(loss.shape)}",
+                       "A tensor that keeps its graph keeps the whole batch's computation alive in every caller "
+                       "that stores it (a list of losses for a plot, for instance): return the number it holds, "
+                       "with .item().")
         loss = as_number(loss, "Return the loss as a Python float (a one-element tensor gives it with .item()).")
         if abs(float(loss) - want) > 1e-4 * max(1.0, abs(want)):
             # a wrong target or prediction makes a wrong loss too: then the loss is not what to fix first
@@ -460,7 +470,10 @@ def check_dqn_update(fn) -> CheckReport:
              on_error=reduced_over_batch),
         Test("matches it again on a second update (gradients reset)", matches(2), on_error=reduced_over_batch),
     ]
-    mistakes = [Mistake(what, detector(fn, switches, base), HINTS[what]) for what, switches in MISTAKES.items()]
+    column_target = Mistake(BROADCAST_TARGET_COLUMN, lambda: target_is_the_column(lambda: student(), n_rows),
+                            HINTS[BROADCAST_TARGET_COLUMN])
+    mistakes = [column_target] + [Mistake(what, detector(fn, switches, base), HINTS[what])
+                                  for what, switches in MISTAKES.items()]
     mistakes += [step_before_backward(fn, base), cleared_before_step(fn, base), synchronizes(fn, base),
                  own_optimizer(fn, base), scaled_loss(fn, base), changed_after_backward(fn, base),
                  hard_coded_gamma(fn, base)]

@@ -5,6 +5,7 @@ Built step by step in ``notebooks/07_all_together.ipynb``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -111,6 +112,21 @@ def _seeded_once(policy, env_id: str, n: int, seed: int) -> np.ndarray:
             obs, reward, terminated, truncated, _ = env.step(int(np.asarray(policy(obs[None]))[0]))
             returns[i] += reward
             done = terminated or truncated
+    env.close()
+    return returns
+
+
+def _until_truncated(policy, env_id: str, n: int, seed: int) -> np.ndarray:
+    """The returns of ``n`` seeded episodes of one env whose loop waits for ``truncated`` alone."""
+    env, returns = gym.make(env_id), np.zeros(n)
+    with warnings.catch_warnings():  # gymnasium warns about stepping a terminated env: that is the mistake
+        warnings.simplefilter("ignore")
+        for i in range(n):
+            obs, _ = env.reset(seed=seed + i)
+            truncated = False
+            while not truncated:
+                obs, reward, _, truncated, _ = env.step(int(np.asarray(policy(obs[None]))[0]))
+                returns[i] += reward
     env.close()
     return returns
 
@@ -442,6 +458,10 @@ def check_evaluate(fn) -> CheckReport:
         got = call(_uneven_policy, 8, 0)
         return any(np.allclose(got, r.min()) and np.ptp(r) > 0 for r in references(_uneven_policy, 8, 0))
 
+    def ignores_terminated() -> bool:
+        return all(np.allclose(call(_angle_policy, 6, seed), _until_truncated(_angle_policy, env_id, 6, seed))
+                   for seed in (0, 3))
+
     seen: dict[str, list] = {}
     mistakes = [
         Mistake("each return is a single reward: the sum is overwritten (=) at every step instead of added to.",
@@ -504,6 +524,11 @@ def check_evaluate(fn) -> CheckReport:
                 "reproducible."),
         Mistake("your returns are running sums: each episode's return includes the episodes before it.",
                 detect(running_sum), RUNNING_SUM_HINT),
+        Mistake("your episodes end only at the time limit (truncated): the loop steps on after the pole has fallen "
+                "(terminated).", ignores_terminated,
+                "An episode ends in two ways: terminated (the pole fell or the cart left the track: the task is "
+                "over) and truncated (the time limit cut it). Your returns are above the reference's wherever the "
+                "pole fell before step 500. Stop an episode at the first of the two."),
         Mistake("rewards were still added after an env's first episode had ended.",
                 lambda: used_vector_env() and detect(lambda got, refs: any(counts_on(got, ref) for ref in refs))(),
                 COUNTS_ON_HINT),

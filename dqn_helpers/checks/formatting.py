@@ -67,6 +67,9 @@ def hint_for(err: BaseException, signature: str) -> str:
     if isinstance(err, RuntimeError) and "Index tensor must have the same number of dimensions" in text:
         return ("gather needs an index with as many dimensions as the tensor it reads: one action per row as a "
                 "column, shape (B, 1), for a (B, n_actions) tensor.")
+    if isinstance(err, TypeError) and ("only integer tensors of a single element" in text or "return_types" in text):
+        return ("A tensor met the result of max(dim=...), which is not a tensor: it is a pair (values, indices). "
+                "The target needs the best next values: take that field of the pair by name.")
     if isinstance(err, AttributeError):
         return f"Something is missing or misspelled: {text}. Expected interface: {signature}."
     if isinstance(err, TypeError):
