@@ -156,13 +156,17 @@ def student_loop(env, learner, buffer, update, total_steps, batch_size, learning
             go = slip != "update before step" and env_steps + env.num_envs >= learning_starts
         for _ in range(env.num_envs if go and slip == "per env" else int(go)):
             n_updates = _update_and_sync(learner, buffer, update, batch_size, target_update_every, n_updates,
-                                         sync_on=env_steps + env.num_envs if slip == "sync on env steps" else None)
+                                         sync_on=env_steps + env.num_envs if slip == "sync on env steps" else None,
+                                         sync_first=slip == "sync before update")
 
 
-def _update_and_sync(learner, buffer, update, batch_size, target_update_every, n_updates, sync_on=None):
+def _update_and_sync(learner, buffer, update, batch_size, target_update_every, n_updates, sync_on=None,
+                     sync_first=False):
+    if sync_first and n_updates % target_update_every == 0:  # also before the first update: a harmless copy
+        learner.synchronize()
     update(learner, buffer.sample(batch_size))
     n_updates += 1
-    if (n_updates if sync_on is None else sync_on) % target_update_every == 0:
+    if not sync_first and (n_updates if sync_on is None else sync_on) % target_update_every == 0:
         learner.synchronize()
     return n_updates
 
@@ -183,6 +187,11 @@ def test_training_loop_mistakes_are_named(slip, words):
     assert words in str(report), str(report)
     if slip in ("start late", "update before step"):
         assert UPDATES in failed(report)
+
+
+def test_training_loop_that_also_synchronizes_before_its_first_update_passes_the_sync_test():
+    report = check_training_loop(functools.partial(student_loop, slip="sync before update"), learning_steps=0)
+    assert "synchronizes the target network every target_update_every updates" not in failed(report), str(report)
 
 
 def test_student_loop_and_reference_loop_keep_the_exact_update_schedule():
