@@ -340,3 +340,47 @@ def _tabular(next_value=lambda row: row.max(), sign=1.0, mask_everything=False):
 ], ids=["min", "mean", "sign", "masked reward"])
 def test_q_learning_update_more_mistakes(update, words):
     assert_mistake(check_q_learning_update(update), words, absent=("same action in the next state",))
+
+
+# ---------------------------------------------------- notebook 01: more ways to get the grid and the update wrong
+
+
+def _discretise(obs, low, high, n_bins, *, rounded=False, base_max=False):
+    """Notebook 01's discretise, correct by default; ``rounded``/``base_max`` put in one mistake each."""
+    index = 0
+    for x, lo, hi, n in zip(obs, low, high, n_bins):
+        fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
+        b = min(int(round(fraction * n)) if rounded else int(fraction * n), n - 1)
+        index = index * (max(n_bins) if base_max else n) + b
+    return index
+
+
+def test_discretise_written_with_per_dimension_bases_passes():
+    assert check_discretise(_discretise)
+
+
+@pytest.mark.parametrize(("slip", "words"), [
+    ("rounded", "rounded to the nearest integer, not rounded down"),
+    ("base_max", "in base max(n_bins) for every dimension"),
+])
+def test_discretise_rounding_and_a_common_base_are_named(slip, words):
+    assert_mistake(check_discretise(lambda *args: _discretise(*args, **{slip: True})), words,
+                   absent=("Clip x into [low, high]",))
+
+
+def _q_update(q, s, a, r, ns, terminated, alpha, gamma, *, slip=None):
+    """Notebook 01's tabular update, correct by default; ``slip`` puts in one mistake."""
+    best = 0.0 if terminated else q[ns].max()
+    target = {"discounted reward": gamma * (r + best), "reward dropped": r if terminated else gamma * best}.get(
+        slip, r + gamma * best)
+    q[s, a] += alpha * (target - q[s, a])
+
+
+@pytest.mark.parametrize(("slip", "words"), [
+    ("discounted reward", "gamma multiplies the reward too"),
+    ("reward dropped", "the reward is missing from the target of non-terminated steps"),
+])
+def test_q_learning_update_reward_mistakes_are_named(slip, words):
+    assert_mistake(check_q_learning_update(lambda *args: _q_update(*args, slip=slip)), words,
+                   absent=("Use the alpha and gamma arguments",))
+    assert check_q_learning_update(_q_update)

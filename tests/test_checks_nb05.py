@@ -204,7 +204,32 @@ def test_wasted_steps_cancelling_off_by_ones_fail_each_on_its_own():
     assert "Off by one" in text and "a reset is not a step" in text
 
 
+def length_per_reset(env, policy, n_episodes, seed=0):
+    """Resets once more after the last episode and divides the steps by the resets."""
+    steps, resets = 0, 1
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_episodes):
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            steps, done = steps + 1, terminated or truncated
+        obs, _ = env.reset()
+        resets += 1
+    return steps / resets
+
+
+def share_of_zero_rewards(vec_env, policy, n_vector_steps, seed=0):
+    """Counts the steps that paid nothing instead of learnable=False."""
+    obs, zero = vec_env.reset(seed=seed), 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        zero += int((np.asarray(step.rewards) == 0).sum())
+        obs = step.next_obs
+    return zero / (n_vector_steps * vec_env.num_envs)
+
+
 @pytest.mark.parametrize(("length_fn", "words"), [
+    (length_per_reset, "by the number of resets"),
     (length_one_short, "the step that ends an episode"),
     (length_only_terminated, "Reset the env when terminated or truncated"),
 ])
@@ -217,6 +242,7 @@ def test_wasted_steps_wrong_lengths_are_named(length_fn, words):
 @pytest.mark.parametrize(("share_fn", "words"), [
     (share_of_ended, "You counted the steps that end an episode"),
     (share_per_vector_step_count, "You divided by the number of vector steps"),
+    (share_of_zero_rewards, "You counted the steps that paid no reward"),
 ])
 def test_wasted_steps_wrong_shares_are_named(share_fn, words):
     report = check_wasted_steps(predicted_share, mean_episode_length, share_fn)

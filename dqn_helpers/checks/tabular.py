@@ -113,6 +113,27 @@ def check_discretise(fn) -> CheckReport:
             index = index * n + (min(b, n - 1) if clamp else b)
         return index
 
+    def other_rule(obs, n_bins, rule: str) -> int:
+        """The index of two more wrong answers: ``"round"`` rounds each bin number to the nearest integer
+        instead of rounding down; ``"max base"`` combines the (right) bin numbers in base max(n_bins)."""
+        index = 0
+        for x, lo, hi, n in zip(obs, _LOW, _HIGH, n_bins, strict=True):
+            fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
+            b = min(int(round(fraction * n)), n - 1) if rule == "round" else min(int(fraction * n), n - 1)
+            index = index * (max(n_bins) if rule == "max base" else n) + b
+        return index
+
+    def follows(rule: str) -> Callable[[], bool]:
+        def detect() -> bool:
+            n_bins = (3, 2, 4)
+            width = (_HIGH - _LOW) / np.array(n_bins)
+            points = _centres(n_bins) + [c + 0.3 * width for c in _centres(n_bins)] + [_HIGH, _LOW - 1]
+            try:
+                return all(raw(p, n_bins) == other_rule(p, n_bins, rule) for p in points)
+            except Fail:
+                return False
+        return detect
+
     def upper_bound_overflows() -> bool:
         n_bins = (3, 2, 4)
         inside = [cell(c, n_bins) for c in _centres(n_bins)]  # a Fail here: another mistake
@@ -164,6 +185,15 @@ def check_discretise(fn) -> CheckReport:
                 "With n_bins = (3, 2, 4) your indices are those of a 3 x 3 x 3 grid: cells of the 4-bin dimension "
                 "share indices and the 2-bin dimension reaches past its range. Each dimension has its own count.",
                 explains=None),
+        Mistake("your bin numbers are rounded to the nearest integer, not rounded down: the upper half of each "
+                "bin lands in the next bin.", follows("round"),
+                "A bin number counts how many whole bin widths x lies above low[d]: a point 0.8 of the way through "
+                "bin 0 is still in bin 0. Rounding to the nearest integer moves it to bin 1.", explains=None),
+        Mistake("you combined the bin numbers in base max(n_bins) for every dimension, not in base n_bins[d].",
+                follows("max base"),
+                "Your bin numbers are right, but the index they make runs past prod(n_bins) - 1: a dimension with "
+                "fewer bins than the largest leaves gaps in the numbering. Let each digit count in its own "
+                "dimension's base, as the digits of a number with a different base per position.", explains=None),
         Mistake("your grid has n_bins[d] - 1 bins in each dimension, one too few.", one_bin_short,
                 "Sweeping one dimension from low to high, your index takes n_bins[d] - 1 different values. "
                 "n_bins[d] equal bins need n_bins[d] + 1 edges; np.linspace(low, high, n) returns n edges, which "
@@ -332,6 +362,19 @@ def check_q_learning_update(fn) -> CheckReport:
         return all(matches({"alpha": alpha, "gamma": gamma}, {"alpha": gamma, "gamma": alpha})
                    for alpha, gamma in ((0.5, 0.9), (1.0, 0.5)))
 
+    def target_rule(rule) -> Callable[[], bool]:
+        """A detector: the update moves Q[s, a] a step alpha towards ``rule(reward, best next value, gamma)``
+        on non-terminated steps, and towards the reward on terminated ones (so the mask is not the mistake)."""
+        def detect() -> bool:
+            for s, a, ns, alpha, gamma, reward in ((0, 1, 1, 0.5, 0.9, 1.0), (3, 0, 2, 1.0, 0.5, 2.0)):
+                table = base.copy()
+                table[s, a] += alpha * (rule(reward, base[ns].max(), gamma) - table[s, a])
+                got = updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma, reward=reward)
+                if got.shape != base.shape or not np.allclose(got, table):
+                    return False
+            return True
+        return detect
+
     tests = [
         Test("moves Q[s, a] a step alpha towards r + gamma * max Q[s']", step),
         Test("updates the table passed in (in place)", in_place),
@@ -365,6 +408,15 @@ def check_q_learning_update(fn) -> CheckReport:
                 "The reward of the last step is earned even when the episode ends there (on FrozenLake it is the "
                 "only reward there is); only the bootstrapped future vanishes at a terminal state, so the mask "
                 "belongs to that term alone.", explains=terminal_test),
+        Mistake("gamma multiplies the reward too: your target is gamma * (r + max Q[s']).",
+                target_rule(lambda r, best, g: g * (r + best)),
+                "The reward of this step is received now, so it is not discounted; only the value of what comes "
+                "after, the best next value, is.", value_tests),
+        Mistake("the reward is missing from the target of non-terminated steps: your target is gamma * max Q[s'].",
+                target_rule(lambda r, best, g: g * best),
+                "Every step's target starts with the reward that step earned; the discounted best next value comes "
+                "on top of it. (FrozenLake pays only at the goal, a terminated step, so there this mistake hides.)",
+                value_tests),
         Mistake("your step moves Q[s, a] away from the target: its sign is flipped.", climbs,
                 "The gap target - Q[s, a] says which way to move: a Q-value below its target must go up. Yours "
                 "moved by the same amount in the other direction.", explains=None),

@@ -361,7 +361,7 @@ def check_vectorized_env(cls) -> CheckReport:
 # ----------------------------------------------------------------------------------------------------------------
 # Exercise 2 of notebook 05: the price of NEXT_STEP (predicted and measured share of wasted env steps)
 
-_SCRIPTED_LENGTHS = (3, 8, 1, 12, 6)  # episodes of the scripted env; the 2nd and 4th end by truncation
+_SCRIPTED_LENGTHS = (3, 8, 2, 12, 6)  # the 2nd and 4th end by truncation; no n(n + 1) total: see lengths()
 _SCRIPTED_TRUNCATED = (False, True, False, True, False)
 
 
@@ -392,6 +392,8 @@ class _ScriptedEnv:
 # episode. Unlike NEXT_STEP's, the two do not line up, so counting the one cannot stand in for the other.
 _WASTED = np.array([[0, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
 _ENDED = np.array([[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0]], dtype=bool)
+# one real (learnable) step that pays no reward: a reward of 0 does not mark a wasted step
+_NO_REWARD = np.array([[0, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=bool)
 
 
 class _ScriptedVectorEnv:
@@ -416,7 +418,7 @@ class _ScriptedVectorEnv:
         self.t += 1
         obs = np.full((2, 4), 0.01 * self.t, dtype=np.float32)
         ended = _ENDED[k]
-        rewards = np.where(_WASTED[k], 0.0, 1.0).astype(np.float32)
+        rewards = np.where(_WASTED[k] | _NO_REWARD[k], 0.0, 1.0).astype(np.float32)
         return VectorStep(next_obs=obs, final_obs=obs.copy(), rewards=rewards, terminated=ended.copy(),
                           truncated=np.zeros(2, dtype=bool), learnable=~_WASTED[k])
 
@@ -505,8 +507,14 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
             if abs(got - want) < 1e-9:
                 continue
             hint = "Count every env.step() call of an episode, from its reset to the step that ends it."
+            # (a total of n(n + 1) steps would make "divided by the n + 1 resets" equal "one step short per
+            # episode"; the scripted lengths avoid it, so the two hints below cannot be confused)
+            total = float(np.sum(_SCRIPTED_LENGTHS[:n_episodes]))
             if env.resets == 0:
                 hint = "Play the episodes on the env passed in (reset it, then step it with the policy's actions)."
+            elif env.resets > n_episodes and abs(got - total / env.resets) < 1e-9:
+                hint = (f"You divided the {total:g} steps by the number of resets ({env.resets}), which includes a "
+                        "reset after the last episode: divide by the number of episodes played.")
             elif abs(got - (want - 1)) < 1e-9:
                 hint = "One step short per episode: the step that ends an episode (its flag set) is a real step too."
             elif abs(got - (want + 1)) < 1e-9:
@@ -529,6 +537,9 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
                 hint = ("You counted the steps that end an episode (terminated or truncated). The wasted steps are "
                         "the ones after those, the ones the wrapper marks learnable=False; here the two do not line "
                         "up, so count the marks themselves.")
+            elif abs(got - 0.2) < 1e-9:
+                hint = ("You counted the steps that paid no reward. A real step can pay 0 too (this scripted env has "
+                        "one), and what makes a step wasted is the wrapper's mark, learnable=False, not its reward.")
             elif abs(got - 0.3) < 1e-9:
                 hint = ("You divided by the number of vector steps; each vector step plays num_envs env steps, and "
                         "the share is among env steps.")
