@@ -238,3 +238,19 @@ def test_no_hint_on_these_wrong_answers_pastes_a_reference_line():
         found.update({(check.__name__, h[:60]): [x for x in lines if x in re.sub(r"\s+", "", h)] for h in hints
                       if any(x in re.sub(r"\s+", "", h) for x in lines)})
     assert not found, found
+
+
+def test_td_target_max_over_the_batch_gets_a_hint_about_dimension_0():
+    def over_the_batch(rewards, terminated, next_q, gamma):
+        return rewards + gamma * (1 - terminated) * next_q.max(dim=0).values
+
+    report = check_td_target(over_the_batch)
+    assert not report and "dimension 0" in report.failures[0].hint, str(report)
+
+
+def test_q_network_that_takes_the_action_as_an_input_is_told_so():
+    def q_of_state_and_action(obs_dim, n_actions):
+        return torch.nn.Sequential(torch.nn.Linear(obs_dim + 1, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+
+    report = check_q_network(q_of_state_and_action)
+    assert not report and "one value per action" in report.failures[0].hint, str(report)

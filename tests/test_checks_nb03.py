@@ -293,3 +293,37 @@ def test_one_row_per_call_is_named():
 def test_writing_one_slot_too_far_is_named():
     named(check_replay_buffer(WritesAfterMovingRing), "one slot past the write position",
           absent=("range(capacity)",))
+
+
+class _ResetAtTheEnd(StudentRing):
+    """Moves the position on by n and back to 0 once it reaches the capacity, instead of taking it modulo."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        position = self.position
+        super().remember(obs, actions, rewards, next_obs, terminated)
+        self.position = 0 if position + len(actions) >= self.capacity else position + len(actions)
+
+
+class _GlobalGenerator(StudentRing):
+    """Seeds NumPy's global generator in __init__ and samples from it."""
+
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        np.random.seed(seed)
+
+    def sample(self, batch_size):
+        idx = np.random.randint(0, self.size, size=batch_size)
+        return TransitionBatch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                               self.terminated[idx])
+
+
+def test_replay_buffer_position_reset_to_zero_after_a_wrapping_batch_fails():
+    report = check_replay_buffer(_ResetAtTheEnd)
+    assert "a batch that crosses the end of the ring wraps around within the batch" in failed(report), str(report)
+    assert "not 0" in str(report)
+
+
+def test_replay_buffer_sampling_from_the_global_generator_fails_the_seed_test():
+    report = check_replay_buffer(_GlobalGenerator)
+    assert any("seeded by `seed`" in name for name in failed(report)), str(report)
+    assert check_replay_buffer(StudentRing)

@@ -241,3 +241,22 @@ def mean_epsilon_on_a_grid(start, end, fraction):
 
 def test_mean_epsilon_averaged_over_a_grid_is_named():
     named(check_mean_epsilon(mean_epsilon_on_a_grid), "average of the schedule over a grid")
+
+
+def exponential_times_fraction(progress, start, end, fraction):
+    """The exponent progress * fraction instead of progress / fraction."""
+    return end if progress >= fraction else start * (end / start) ** (progress * fraction)
+
+
+def test_an_exponent_of_progress_times_fraction_is_named():
+    named(check_exponential_epsilon(exponential_times_fraction), "multiplies progress by fraction")
+
+
+@pytest.mark.parametrize(("mean", "words"), [
+    (lambda s, e, f: f * s / 2 + (1 - f) * e, "your ramp runs from start to 0"),
+    (lambda s, e, f: f * (s - e) / 2 + (1 - f) * e, "(start - end) / 2, a difference"),
+    (lambda s, e, f: 100_000 * (f * (s + e) / 2 + (1 - f) * e), "outside the range of epsilon"),
+])
+def test_mean_epsilon_ramp_mistakes_are_named(mean, words):
+    named(check_mean_epsilon(mean), words)
+    assert check_mean_epsilon(lambda s, e, f: f * (s + e) / 2 + (1 - f) * e)

@@ -227,7 +227,8 @@ def check_exponential_epsilon(fn) -> CheckReport:
     of the decay; the same factor per equal step of progress; ``end`` after the decay;
     ``fraction = 0``. Recognises the linear schedule, a decay that reaches ``end`` at
     progress 1 instead of ``fraction``, a rate of 1 / fraction (``start`` divided by e at
-    ``fraction``), progress read as env steps, and PyTorch's DQN-tutorial form.
+    ``fraction``), progress read as env steps, an exponent of progress times fraction, and
+    PyTorch's DQN-tutorial form.
     """
     name = "check_exponential_epsilon"
     signature = "fn(progress, start, end, fraction) -> float"
@@ -304,6 +305,9 @@ def check_exponential_epsilon(fn) -> CheckReport:
     def progress_as_steps() -> bool:
         return _hardly_moves(lambda *a: _number(fn(*a)), settings)
 
+    def times_fraction() -> bool:  # start * (end / start) ** (progress * fraction): the exponent never reaches 1
+        return all(abs(_number(fn(p, 1.0, 0.05, 0.2)) - 0.05 ** (p * 0.2)) < 1e-6 for p in (0.05, 0.1, 0.15))
+
     midpoint_tests = ["the midpoint of the decay is the geometric mean", "the same factor per equal step of progress"]
     tests = [
         Test("returns a number", returns_float, required=True),
@@ -331,6 +335,11 @@ def check_exponential_epsilon(fn) -> CheckReport:
                 "of env steps.", progress_as_steps, PROGRESS_AS_STEPS_HINT,
                 explains=midpoint_tests + ["reaches `end` exactly at progress == fraction",
                                            "stays at `end` after the decay phase"]),
+        Mistake("the exponent multiplies progress by fraction instead of dividing by it: epsilon has hardly fallen "
+                "when the decay phase ends, and then it jumps to end.", times_fraction,
+                "The exponent is the share of the decay phase done so far: 0 at progress 0 and exactly 1 at progress "
+                "== fraction. Progress times fraction is only 0.04 there for fraction 0.2.",
+                explains=midpoint_tests + ["reaches `end` exactly at progress == fraction"]),
         Mistake("this is the linear schedule (the same step per unit of progress, not the same factor).", is_linear,
                 "Each equal step of progress should multiply epsilon by the same factor, chosen so that the factors "
                 "up to progress == fraction multiply to end / start.",
@@ -351,7 +360,8 @@ def check_mean_epsilon(fn) -> CheckReport:
     notebook prints for its sweep). Tests: a number; a closed form (no averaging of the package's
     schedule); ``fraction = 0`` and ``fraction = 1``; the sweep's four schedules; other settings,
     a rising one included. Names the mean over the decay phase only, a run without its flat
-    part, and the two phases' weights swapped.
+    part, a ramp down to 0, a difference for the ramp's midpoint, a mean outside [end, start],
+    and the two phases' weights swapped.
     """
     from dqn_helpers.learner import DeepQLearner
     from dqn_helpers.schedules import linear_epsilon
@@ -444,6 +454,22 @@ def check_mean_epsilon(fn) -> CheckReport:
                 "After the ramp epsilon does not drop to 0: it stays at end for the remaining share of the run, and "
                 "that share counts in the mean too.",
                 explains=graded[1:] + ["fraction = 0: the mean is end"]),
+        Mistake("your ramp runs from start to 0, not to end: its mean is start / 2.",
+                lambda: close_to(lambda s, e, f: f * s / 2 + (1 - f) * e),
+                "The ramp is a straight line from start down to end, so over the ramp epsilon averages the "
+                "midpoint of the two; a line down to 0 averages start / 2.",
+                explains=graded[1:]),
+        Mistake("your ramp's mean is (start - end) / 2, a difference, not the midpoint of start and end.",
+                lambda: close_to(lambda s, e, f: f * (s - e) / 2 + (1 - f) * e),
+                "Over a straight line the mean value is the midpoint of its two ends, their sum over 2.",
+                explains=graded[1:]),
+        Mistake("your mean lies outside the range of epsilon: a mean of the schedule can be neither above the "
+                "largest nor below the smallest value epsilon takes.",
+                lambda: any(not min(s, e) - 1e-9 <= value(s, e, f) <= max(s, e) + 1e-9
+                            for s, e, f in ((1.0, 0.04, 0.1), (0.8, 0.1, 0.5), (0.1, 0.6, 0.4))),
+                "Epsilon stays between start and end for the whole run, so its mean does too. A mean over env "
+                "steps is a share of the run, not a count: there is no number of steps in it.",
+                explains=None),
         Mistake("the two phases' weights are swapped: the ramp lasts `fraction` of the run, the flat part the rest.",
                 lambda: close_to(lambda s, e, f: (1 - f) * (s + e) / 2 + f * e),
                 "The ramp's mean counts for the share of the run the ramp lasts, which is fraction; the flat part "

@@ -80,6 +80,20 @@ def hint_for(err: BaseException, signature: str) -> str:
     if isinstance(err, RuntimeError) and "dtype" in text:
         return ("A dtype does not fit: print the .dtype of the tensors on the line that failed (indices must be "
                 "int64, values float32).")
+    layers = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text)
+    if isinstance(err, RuntimeError) and layers:
+        given, expected = int(layers[2]), int(layers[3])
+        if expected == given + 1:
+            return (f"A layer expects {expected} inputs and got {given}, one more than the observation has: a DQN "
+                    "Q-network reads the state alone and returns one value per action, not Q(s, a) from the state "
+                    "and the action together.")
+        return (f"A layer expects {expected} inputs and got {given}: the first layer's input size must be the "
+                "length of one observation, and each layer's input size the previous layer's output size.")
+    sizes = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", text)
+    if isinstance(err, RuntimeError) and sizes:
+        return (f"Tensors of {sizes[1]} and {sizes[2]} values met on the line that failed: print their shapes. If one "
+                "of the two is the number of actions, a max or argmax was taken over dimension 0 (the batch: one "
+                "value per action) where one value per transition, over the action dimension, was needed.")
     if isinstance(err, RuntimeError) and ("shape" in text or "size" in text):
         return "A shape does not fit: print the shapes of the tensors on the line that failed."
     if isinstance(err, IndexError | ValueError) and ("index" in text or "shape" in text or "broadcast" in text):

@@ -261,6 +261,15 @@ def check_replay_buffer(cls) -> CheckReport:
                 "A batch that crosses the end of the ring must wrap around within the batch: row i of the batch "
                 "belongs in slot (position + i) modulo capacity, and the position then moves on by n.",
             )
+        remember(buf, 7, 1)  # after the wrap the next row goes to slot 2, over transition 2, the oldest left
+        seen = set(sample_ids(buf, 5, 60).tolist())
+        if seen != {3, 4, 5, 6, 7}:
+            raise Fail(
+                "then one more transition (7): samples from {3, 4, 5, 6, 7} (it overwrites 2, the oldest)",
+                f"sampled ids {sorted(seen)}",
+                "After a batch that crossed the end, the position is (old position + n) modulo capacity, not 0: "
+                "the next transition must overwrite the oldest one still stored.",
+            )
 
     def samples_empty_slots() -> bool:
         """The range(capacity) mistake: most samples from a nearly empty buffer are never-written slots."""
@@ -371,14 +380,17 @@ def check_replay_buffer(cls) -> CheckReport:
             )
 
     def seeded():
-        def draws(seed):
+        def draws(seed, other_code_draws: bool = False):
             buf = make(100, seed=seed)
             remember(buf, 0, 50)
+            if other_code_draws:  # other code uses NumPy's global generator between two samples of the buffer
+                np.random.random(17)
             return sample_ids(buf, 8, 5)
 
-        first, again, other = draws(7), draws(7), draws(8)
+        first, again, other = draws(7), draws(7, other_code_draws=True), draws(8)
         if not np.array_equal(first, again):
-            raise Fail("the same 5 batches from two buffers built with seed=7", f"{first[:8]} then {again[:8]}",
+            raise Fail("the same 5 batches from two buffers built with seed=7, whatever other code draws from "
+                       "NumPy's global generator meanwhile", f"{first[:8]} then {again[:8]}",
                        "Seed your own random generator with the `seed` argument in __init__ and draw every "
                        "batch from it; an unseeded generator (or the global one) gives different batches "
                        "at every run.")
