@@ -200,7 +200,7 @@ def test_td_target_formula_mistakes_are_named(answer, words):
 def test_td_target_row_test_is_named_for_terminated():
     report = check_td_target(td_gamma_squared)
     names = [r.name for r in report.results]
-    assert "rows with terminated = 0 bootstrap (so a time-limit truncation still bootstraps)" in names
+    assert "rows with terminated = 0 bootstrap" in names
 
 
 def td_target_with_where(rewards, terminated, next_q_values, gamma):

@@ -146,7 +146,7 @@ def check_td_target(fn) -> CheckReport:
         Test("takes the max over actions", max_over_actions),
         Test("scales the bootstrapped value by gamma", gamma_scaling),
         Test("terminal masking: no bootstrap where terminated = 1", terminal_masking),
-        Test("rows with terminated = 0 bootstrap (so a time-limit truncation still bootstraps)",
+        Test("rows with terminated = 0 bootstrap",
              truncation_bootstraps),
         Test("matches dqn_helpers.td_target on random batches", random),
         Test("no gradient flows through the target", no_gradient_test(with_grad)),
