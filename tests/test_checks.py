@@ -125,7 +125,7 @@ REFERENCES = [
     (check_double_dqn_target, ref_double_dqn_target, 6),
     (check_double_dqn_target, student_double_dqn_target, 6),
     (check_replay_buffer, StudentRing, 11),
-    (check_synchronize, ref_synchronize, 6),
+    (check_synchronize, ref_synchronize, 7),
     (check_soft_update, ref_soft_update, 6),
     (check_epsilon_schedule, ref_linear_epsilon, 9),
     (check_vectorized_env, StudentVecEnv, 10),

@@ -384,3 +384,12 @@ def test_q_learning_update_reward_mistakes_are_named(slip, words):
     assert_mistake(check_q_learning_update(lambda *args: _q_update(*args, slip=slip)), words,
                    absent=("Use the alpha and gamma arguments",))
     assert check_q_learning_update(_q_update)
+
+
+def test_q_learning_update_with_the_mixture_weights_swapped_is_named():
+    def swapped_mixture(q, s, a, r, ns, terminated, alpha, gamma):
+        target = r + (0.0 if terminated else gamma * q[ns].max())
+        q[s, a] = alpha * q[s, a] + (1 - alpha) * target
+
+    assert_mistake(check_q_learning_update(swapped_mixture), "your step has size 1 - alpha",
+                   absent=("Use the alpha and gamma arguments",))

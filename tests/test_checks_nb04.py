@@ -276,3 +276,16 @@ def test_synchronize_that_unfreezes_the_target_is_told_so():
 def test_soft_update_with_swapped_names_is_named():
     named(check_soft_update(soft_update_with_swapped_names), "the roles are swapped",
           absent=("does not update the target network in place",))
+
+
+def test_synchronize_through_the_package_learner_is_not_the_students_code():
+    from dqn_helpers import DeepQLearner
+
+    def through_the_learner(q_network, target_network, n_updates, sync_every):
+        if n_updates % sync_every == 0:
+            learner = DeepQLearner(4, 2, hidden_sizes=(8,))
+            learner.q_network, learner.target_network = q_network, target_network
+            learner.synchronize()
+
+    report = check_synchronize(through_the_learner)
+    assert not report and "DeepQLearner.synchronize" in str(report), str(report)

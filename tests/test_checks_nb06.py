@@ -260,3 +260,16 @@ def test_an_exponent_of_progress_times_fraction_is_named():
 def test_mean_epsilon_ramp_mistakes_are_named(mean, words):
     named(check_mean_epsilon(mean), words)
     assert check_mean_epsilon(lambda s, e, f: f * (s + e) / 2 + (1 - f) * e)
+
+
+def test_an_exponential_that_jumps_to_end_at_fraction_fails_the_arrival_test():
+    def log10_rate(progress, start, end, fraction):
+        return end if progress >= fraction else start * math.exp(math.log10(end / start) * progress / fraction)
+
+    report = check_exponential_epsilon(log10_rate)
+    arrival = [r for r in report.failures if r.name == "reaches `end` exactly at progress == fraction"]
+    assert arrival and "jumps" in arrival[0].hint, str(report)
+
+
+def test_mean_epsilon_without_the_half_is_named():
+    named(check_mean_epsilon(lambda s, e, f: f * (s + e) + (1 - f) * e), "the / 2 is missing")

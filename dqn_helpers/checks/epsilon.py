@@ -258,6 +258,11 @@ def check_exponential_epsilon(fn) -> CheckReport:
         for start, end, fraction in settings:
             compare(fraction, start, end, fraction, "end, reached exactly at progress == fraction",
                     "The decay lasts `fraction` of training: at progress == fraction epsilon has reached end exactly.")
+            just_before = fraction * (1 - 1e-6)  # the decay arrives at end; it does not jump there
+            compare(just_before, start, end, fraction, "end, to within a hair, just before progress == fraction",
+                    "Your epsilon jumps at progress == fraction: the decay phase must arrive at end by itself, so "
+                    "that the branch that holds end afterwards changes nothing. The factors applied up to fraction "
+                    "must multiply to exactly end / start.")
 
     def geometric_midpoint():
         for start, end, fraction in settings:
@@ -463,12 +468,18 @@ def check_mean_epsilon(fn) -> CheckReport:
                 lambda: close_to(lambda s, e, f: f * (s - e) / 2 + (1 - f) * e),
                 "Over a straight line the mean value is the midpoint of its two ends, their sum over 2.",
                 explains=graded[1:]),
+        Mistake("your ramp's mean is start + end, not their midpoint: the / 2 is missing.",
+                lambda: close_to(lambda s, e, f: f * (s + e) + (1 - f) * e),
+                "Over a straight line the mean value is the midpoint of its two ends, half their sum.",
+                explains=graded[1:]),
         Mistake("your mean lies outside the range of epsilon: a mean of the schedule can be neither above the "
                 "largest nor below the smallest value epsilon takes.",
                 lambda: any(not min(s, e) - 1e-9 <= value(s, e, f) <= max(s, e) + 1e-9
                             for s, e, f in ((1.0, 0.04, 0.1), (0.8, 0.1, 0.5), (0.1, 0.6, 0.4))),
-                "Epsilon stays between start and end for the whole run, so its mean does too. A mean over env "
-                "steps is a share of the run, not a count: there is no number of steps in it.",
+                lambda: "Epsilon stays between start and end for the whole run, so its mean does too." + (
+                    " Yours is above 1: a mean over env steps is a share of the run, not a count, so no number of "
+                    "steps belongs in it." if value(1.0, 0.04, 0.1) > 1 else " Write down each phase's mean and its "
+                    "share of the run, and check that the weighted sum stays between them."),
                 explains=None),
         Mistake("the two phases' weights are swapped: the ramp lasts `fraction` of the run, the flat part the rest.",
                 lambda: close_to(lambda s, e, f: (1 - f) * (s + e) / 2 + f * e),

@@ -79,9 +79,11 @@ def check_soft_update(fn) -> CheckReport:
             if not _same(after, want):
                 wrong = [k for k in want if not torch.allclose(after[k], want[k], atol=1e-6)]
                 k = wrong[0]
+                i = int((after[k] - want[k]).abs().flatten().argmax())  # the entry that is furthest off
                 raise Fail(f"{k} moved a fraction tau = {tau} of the way from its old value towards the online "
-                           f"one: {want[k].flatten()[0]:.4g} in its first entry",
-                           f"{after[k].flatten()[0]:.4g}; parameters off: {wrong}",
+                           f"one: {want[k].flatten()[i]:.6g} in its entry {i}",
+                           f"{after[k].flatten()[i]:.6g} (off by {float((after[k] - want[k]).abs().max()):.2g}); "
+                           f"parameters off: {wrong}",
                            "Move each target parameter a fraction tau of the way from its own value towards the "
                            "online network's.")
 

@@ -10,7 +10,9 @@ import copy
 import torch
 from torch import nn
 
+from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
+from dqn_helpers.learner import DeepQLearner
 
 
 def _net(seed: int) -> nn.Module:
@@ -242,7 +244,13 @@ def check_synchronize(fn) -> CheckReport:
                 f"parameters requiring grad: {trainable or 'none'}; weights copied: {copied}", hint,
             )
 
+    def own_code():
+        online, target = pair()
+        fn(online, target, 10, 5)
+
     tests = [
+        Test(OWN_CODE, own_code_test(own_code, {"DeepQLearner.synchronize": DeepQLearner.synchronize}, answer=fn),
+             required=True),
         Test(COPIES, copies),
         Test(WAITS, waits),
         Test("the copy is a copy: later online changes do not leak into the target", independent),

@@ -358,6 +358,11 @@ def check_q_learning_update(fn) -> CheckReport:
         return got.shape == base.shape and rows == {0} and len(changed_entries(got)) > 1 and bool(
             np.isclose(got[0, 1], want[0, 1]))
 
+    def mixture_swapped() -> bool:
+        """Q <- alpha * Q + (1 - alpha) * target: the step has size 1 - alpha (invisible at alpha 0.5)."""
+        return all(matches({"alpha": alpha, "gamma": gamma}, {"alpha": 1 - alpha, "gamma": gamma})
+                   for alpha, gamma in ((1.0, 0.5), (0.1, 0.0)))
+
     def swapped() -> bool:
         return all(matches({"alpha": alpha, "gamma": gamma}, {"alpha": gamma, "gamma": alpha})
                    for alpha, gamma in ((0.5, 0.9), (1.0, 0.5)))
@@ -436,6 +441,11 @@ def check_q_learning_update(fn) -> CheckReport:
                 bootstraps_from(lambda row, a: base.max()),
                 "The max runs over the actions of next_state only: the row of the next state, not every entry.",
                 explains=value_tests),
+        Mistake("your step has size 1 - alpha: the weights of the old value and of the target are swapped.",
+                mixture_swapped,
+                "Written as a mixture, the new value is (1 - alpha) times the old value plus alpha times the target: "
+                "alpha is the share of the target, so a small alpha changes Q[s, a] little. (At alpha = 0.5 the two "
+                "forms agree, which is why the first test passed.)", value_tests),
         Mistake("alpha and gamma are swapped: your step size is gamma and your discount is alpha.", swapped,
                 "alpha scales the step from the old value towards the target; gamma discounts the next state's value "
                 "inside the target.", explains=None),
