@@ -403,3 +403,12 @@ def test_double_dqn_values_from_both_networks_or_one_row_are_named(slip, words):
 def test_double_dqn_a_choice_that_only_looks_plain_is_not_called_plain():
     report = check_double_dqn_target(functools.partial(double_target, slip="sum of both"))
     assert not report and "This is the plain DQN target" not in str(report), str(report)
+
+
+def test_double_dqn_valued_with_the_online_network_is_not_called_a_min_of_both():
+    def online_value(rewards, terminated, next_q_online, next_q_target, gamma):
+        return rewards + gamma * (1 - terminated) * next_q_online.detach().max(dim=1).values
+
+    report = check_double_dqn_target(online_value)
+    assert not report and "smaller of the two networks" not in str(report), str(report)
+    assert "You valued the action with the online network" in str(report), str(report)

@@ -213,15 +213,30 @@ def check_double_dqn_target(fn) -> CheckReport:
                     for c in (0.99, 0.9, 0.95, 0.999, 1.0)),
         "Whatever gamma the test passes, your targets come out the same. Discount with the gamma argument: each "
         "caller (and each environment) sets its own.", values)] + one_action
-    mistakes += combined_values(is_like, values)
+    mistakes += combined_values(call, is_like, values)
     return run_tests(name, tests, signature, mistakes)
 
 
-def combined_values(is_like, explains) -> list[Mistake]:
-    """Mistakes that value a' with both networks at once, or read every value from the first row."""
+def combined_values(call, is_like, explains) -> list[Mistake]:
+    """Mistakes that value a' with both networks at once, or read every value from the first row.
+
+    Both networks' values are combined on random batches, not the fixed example: there every row's
+    online maximum is below the target's, so "the smaller of the two" would look like "valued with
+    the online network", a different mistake with its own hint."""
 
     def valued_as(next_values: torch.Tensor) -> Callable[[], bool]:
         return is_like(lambda g: REWARDS + g * (1 - TERMINATED) * next_values)
+
+    def combines(*rules) -> Callable[[], bool]:
+        """A detector: on random batches (no terminal row), the next value is one of ``rules(online, target)``."""
+        def detect() -> bool:
+            for rewards, _, online, target in random_batches(3, ((16, 3),), n_q=2):
+                alive = torch.zeros(len(rewards))
+                got = call(rewards, alive, online, target, 0.9)
+                if not any(close(got, rewards + 0.9 * rule(online, target)) for rule in rules):
+                    return False
+            return True
+        return detect
 
     chosen = Q_ONLINE.argmax(dim=1)  # (B,)
     one_role = ("In Double DQN the two networks do not share the value: the online network's Q-values only say "
@@ -230,12 +245,11 @@ def combined_values(is_like, explains) -> list[Mistake]:
     return [Mistake(
         "your next value is the smaller of the two networks' values (clipped double Q-learning, as in TD3), not the "
         "target network's value of the online network's choice.",
-        lambda: any(valued_as(v)() for v in (torch.min(Q_ONLINE, Q_TARGET).max(dim=1).values,
-                                             torch.min(Q_ONLINE.max(dim=1).values, Q_TARGET.max(dim=1).values))),
+        combines(lambda o, t: torch.min(o, t).max(dim=1).values,
+                 lambda o, t: torch.min(o.max(dim=1).values, t.max(dim=1).values)),
         one_role, explains), Mistake(
         "your next value averages the two networks' values instead of letting one choose and the other value.",
-        lambda: any(valued_as(v)() for v in (((Q_ONLINE + Q_TARGET) / 2).max(dim=1).values,
-                                             (Q_ONLINE.max(dim=1).values + Q_TARGET.max(dim=1).values) / 2)),
+        combines(lambda o, t: ((o + t) / 2).max(dim=1).values, lambda o, t: (o.max(dim=1).values + t.max(dim=1).values) / 2),
         one_role, explains), Mistake(
         "every row read its value from the first row of next_q_target: the index given to gather has shape (1, B), "
         "not (B, 1).",
