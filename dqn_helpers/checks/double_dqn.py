@@ -249,7 +249,8 @@ def combined_values(call, is_like, explains) -> list[Mistake]:
                  lambda o, t: torch.min(o.max(dim=1).values, t.max(dim=1).values)),
         one_role, explains), Mistake(
         "your next value averages the two networks' values instead of letting one choose and the other value.",
-        combines(lambda o, t: ((o + t) / 2).max(dim=1).values, lambda o, t: (o.max(dim=1).values + t.max(dim=1).values) / 2),
+        combines(lambda o, t: ((o + t) / 2).max(dim=1).values,
+                 lambda o, t: (o.max(dim=1).values + t.max(dim=1).values) / 2),
         one_role, explains), Mistake(
         "every row read its value from the first row of next_q_target: the index given to gather has shape (1, B), "
         "not (B, 1).",
