@@ -45,9 +45,15 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 README_START, README_END = "<!-- notebook-badges:start -->", "<!-- notebook-badges:end -->"
 
-INSTALL_CELL = '''\
-# Colab, Binder or any Jupyter kernel without dqn_helpers: install it (about a minute) from
-# the repository, or from DQN_HELPERS_SOURCE (a pip URL or a local checkout). Otherwise: nothing.
+# The install cell, from three parts: what it says it does, how it picks the source, and the
+# install itself (the same in both cases).
+INSTALL_HEADER = {
+    True: ("# Colab, Binder or any Jupyter kernel without dqn_helpers: install it (about a minute) from\n"
+           "# the repository, or from DQN_HELPERS_SOURCE (a pip URL or a local checkout). Otherwise: nothing.\n"),
+    False: ("# A Jupyter kernel without dqn_helpers: install it (about a minute) from DQN_HELPERS_SOURCE (a pip\n"
+            "# URL or a local checkout of this repository). Otherwise: nothing.\n"),
+}
+INSTALL_IMPORTS = '''\
 import importlib.util
 
 if importlib.util.find_spec("dqn_helpers") is None:
@@ -57,35 +63,19 @@ if importlib.util.find_spec("dqn_helpers") is None:
     import sys
     from pathlib import Path
 
-    source = os.environ.get("DQN_HELPERS_SOURCE", "{pip_url}")
-    if Path(source).is_dir():  # a local checkout: pip wants it as a file:// URL
-        source = Path(source).resolve().as_uri()
-    print(f"dqn_helpers is not installed in this kernel: installing it from {{source}} ...", flush=True)
-    # --no-compile: half the install time; Python compiles what the notebook imports when it does
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile"]
-    subprocess.run([*pip, f"dqn-helpers[kernel] @ {{source}}"], check=True)
-    importlib.invalidate_caches()  # let this running kernel see the new package
-    print("dqn_helpers is installed.")'''
-
-
-UNPUBLISHED_INSTALL_CELL = '''\
-# A Jupyter kernel without dqn_helpers: install it (about a minute) from DQN_HELPERS_SOURCE (a pip
-# URL or a local checkout of this repository). Otherwise: nothing.
-import importlib.util
-
-if importlib.util.find_spec("dqn_helpers") is None:
-    import importlib
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
+'''
+SOURCE_FROM_URL = '''\
+    source = os.environ.get("DQN_HELPERS_SOURCE", "PIP_URL")
+'''
+SOURCE_REQUIRED = '''\
     source = os.environ.get("DQN_HELPERS_SOURCE")
     if not source:
         raise ModuleNotFoundError(
             "dqn_helpers is not installed in this kernel. From the repository's root run `pip install -e .` "
             "(or `make setup`) and restart the kernel, or set DQN_HELPERS_SOURCE to a pip URL or a local "
             "checkout of the repository and run this cell again.")
+'''
+INSTALL_BODY = '''\
     if Path(source).is_dir():  # a local checkout: pip wants it as a file:// URL
         source = Path(source).resolve().as_uri()
     print(f"dqn_helpers is not installed in this kernel: installing it from {source} ...", flush=True)
@@ -134,9 +124,10 @@ def badge_line(url: str, notebook: str) -> str:
 
 def install_source(url: str) -> str:
     if not published(url):
-        return UNPUBLISHED_INSTALL_CELL
+        return INSTALL_HEADER[False] + INSTALL_IMPORTS + SOURCE_REQUIRED + INSTALL_BODY
     owner, name = github_owner_and_name(url)
-    return INSTALL_CELL.format(pip_url=f"git+https://github.com/{owner}/{name}@{BRANCH}")
+    pip_url = f"git+https://github.com/{owner}/{name}@{BRANCH}"
+    return INSTALL_HEADER[True] + INSTALL_IMPORTS + SOURCE_FROM_URL.replace("PIP_URL", pip_url) + INSTALL_BODY
 
 
 def is_badge_line(line: str) -> bool:
