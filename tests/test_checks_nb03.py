@@ -282,7 +282,8 @@ class WritesAfterMovingRing(StudentRing):
 
 def test_integer_rewards_fail_the_dtype_test():
     report = check_replay_buffer(IntegerRewardRing)
-    assert failed(report) == ["sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards)"]
+    assert failed(report) == [
+        "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards and flags)"]
     assert "0.5 becomes 0" in str(report)
 
 

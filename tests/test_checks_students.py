@@ -858,6 +858,16 @@ def test_tabular_bootstrap_from_the_current_state_is_named():
           absent=("Use the alpha and gamma arguments", "same action in the next state"))
 
 
+def q_update_written_into_next_state(q_table, state, action, reward, next_state, terminated, alpha, gamma):
+    target = reward if terminated else reward + gamma * np.max(q_table[next_state])
+    q_table[next_state, action] += alpha * (target - q_table[next_state, action])
+
+
+def test_tabular_update_written_into_the_next_state_is_named():
+    named(check_q_learning_update(q_update_written_into_next_state), "into the next state's row",
+          absent=("Update the one entry q_table[state, action].", "current state's row"))
+
+
 def soft_update_in_place(q_network, target_network, tau):
     with torch.no_grad():
         for mine, theirs in zip(target_network.parameters(), q_network.parameters(), strict=True):

@@ -31,6 +31,7 @@ def _rows(start: int, n: int) -> dict[str, np.ndarray]:
 
 WRITTEN_ONLY = ("samples only written slots, each about equally often, from a generator seeded by `seed` "
                 "(same seed, same batches)")
+LEN = "len counts the stored transitions"
 RING = "a ring: memory allocated once, not grown as the buffer fills"
 WRAP = "when full, overwrites the oldest transitions first (wrap-around)"
 WRAP_BATCH = "a batch that crosses the end of the ring wraps around within the batch"
@@ -41,7 +42,7 @@ COPIES = BATCH_ROWS
 OVERSAMPLE = "sample(len(buffer)) works; asking for more than is stored raises a ValueError"
 FULL_BATCH = OVERSAMPLE
 TOGETHER = "the fields of a sampled transition belong together"
-SHAPES = "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards)"
+SHAPES = "sample shapes (batch, obs_dim) and dtypes (float32 obs, integer actions, float rewards and flags)"
 _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
 
 
@@ -76,6 +77,14 @@ def _shifting(buf, remember_one) -> str | None:
     return None
 
 
+def _python_storage(buf, capacity: int) -> str | None:
+    """The name of a list or deque that holds one Python object per stored transition (``capacity`` of them)."""
+    for key, value in vars(buf).items():
+        if isinstance(value, list | deque) and len(value) == capacity:
+            return key
+    return None
+
+
 def check_replay_buffer(cls) -> CheckReport:
     """Check a replay buffer class ``cls(capacity, obs_shape, seed=None)`` (notebook 03_replay_buffers).
 
@@ -85,10 +94,16 @@ def check_replay_buffer(cls) -> CheckReport:
     Tests: interface; the class's own code (not :class:`dqn_helpers.ReplayBuffer`'s);
     ``len`` after remember; a batch of ``n`` rows in one call; sampling only written
     slots; fields of a transition stay together; shapes and dtypes; wrap-around
-    overwrites the oldest first; a ring (storage allocated once: a list trimmed with
-    ``pop(0)`` or a deque is named as a queue); sampling more than stored raises an
-    error. Recognises sampling from all ``capacity`` slots, ``len()`` returning the write
-    position and ``len()`` growing past the capacity.
+    overwrites the oldest first; a ring (storage allocated once, one array per field: a list
+    trimmed with ``pop(0)`` or a deque is named as a queue, a list of transitions, preallocated
+    or not, fails too); sampling more than stored raises an error. Recognises: ``remember()``
+    counting calls, not rows; all the rows of a call written into one slot; rows written one slot
+    past the position; refusing ``sample(len(buffer))``; sampling the newest rows; one index
+    repeated for the whole batch; an index range that stops one short, or that reaches one past
+    the last filled row (``size + 1``, ``endpoint=True``); sampling from ``range(position)``;
+    fields in each other's places; ``(B, 1)`` columns; float64 observations; sampling from all
+    ``capacity`` slots; transitions kept as Python objects in a list; ``len()`` growing past the
+    capacity and ``len()`` returning the write position.
     """
     name = "check_replay_buffer"
     signature = (
@@ -224,6 +239,12 @@ def check_replay_buffer(cls) -> CheckReport:
                        "An integer array rounds every reward stored in it (0.5 becomes 0, -0.1 becomes 0), without an "
                        "error: CartPole's rewards of 1 hide it, most other environments' do not. Store rewards in a "
                        "float32 array.")
+        terminated = array(attr(batch, "terminated", "the batch"), "terminated")
+        if not np.issubdtype(terminated.dtype, np.floating):
+            raise Fail("floating-point `terminated` flags (0.0 or 1.0)", f"dtype {terminated.dtype}",
+                       "The TD target multiplies by (1 - terminated), and PyTorch refuses to subtract a bool tensor "
+                       "from 1 ('Subtraction, the `-` operator, with a bool tensor is not supported'). Store the flags "
+                       "in a float32 array: True and False become 1.0 and 0.0.")
 
     def wrap_one_at_a_time():
         buf = make(5)
@@ -288,6 +309,13 @@ def check_replay_buffer(cls) -> CheckReport:
         grown = {k: (kind, first.get(k, (kind, 0))[1], n) for k, (kind, n) in _sizes(buf).items()
                  if n > first.get(k, (kind, 0))[1]}
         if not grown:
+            key = _python_storage(buf, 10)
+            if key:
+                raise Fail("one preallocated array per field, with `capacity` rows (capacity 10)",
+                           f"`{key}` ({type(getattr(buf, key)).__name__}) holds the 10 stored transitions as 10 "
+                           "separate Python objects",
+                           "A ring of this exercise keeps one NumPy array per field, allocated once in __init__, "
+                           "and copies the rows of each call into it: no Python object per transition.")
             return
         key, (kind, before, after) = next(iter(grown.items()))
         unit = "bytes" if kind in ("an array", "a tensor") else "items"
@@ -369,6 +397,15 @@ def check_replay_buffer(cls) -> CheckReport:
         buf = make(100)
         remember(buf, 0, 20)
         ids = sample_ids(buf, 4, 500)  # 2,000 draws: about 100 of each of the 20 stored transitions
+        rows = ids.reshape(500, -1) if ids.size % 500 == 0 else ids[:, None]  # a wrong batch size: shapes' test
+        alike = int((rows == rows[:, :1]).all(axis=1).sum())  # independent rows: 1 batch in 8,000 is 4 alike
+        if rows.shape[1] > 1 and alike > 250:
+            raise Fail(
+                "the 4 rows of a batch drawn each on its own from 20 stored transitions (all 4 the same about once "
+                "in 8,000 batches)",
+                f"all 4 rows the same transition in {alike} of 500 batches",
+                "Draw one random index per row of the batch, not one index for the whole batch.",
+            )
         counts = np.bincount(np.clip(ids, 0, 20), minlength=21)[:20]
         seen["counts"] = counts
         if counts.min() < 40 or counts.max() > 180:
@@ -475,6 +512,51 @@ def check_replay_buffer(cls) -> CheckReport:
         remember(buf, 3, 5)
         return (first, length(buf)) == (1, 2)
 
+    def rows_in_one_slot() -> bool:
+        """All the rows of a call go to one slot (each overwriting the last), though the count moves on by n."""
+        buf = make(100)
+        try:
+            remember(buf, 0, 3)
+        except ValueError as err:  # arr[position] = obs: the (3, 4) rows do not fit in one (4,) slot
+            seen["one_slot"] = str(err)
+            return "broadcast" in str(err) and "(3,4)" in str(err).replace(" ", "")
+        kept = set(sample_ids(buf, 3, 60).tolist()) - {-1000}
+        seen["one_slot"] = kept
+        return length(buf) == 3 and len(kept) == 1
+
+    def one_index() -> bool:
+        """sample() draws one index and repeats it: every row of a batch is the same transition."""
+        buf = make(100)
+        remember(buf, 0, 20)
+        rows = sample_ids(buf, 4, 50).reshape(50, 4)
+        return bool((rows == rows[:, :1]).all()) and len(set(rows[:, 0].tolist())) > 1
+
+    def one_past() -> bool:
+        """integers(0, size + 1) or endpoint=True: now and then the empty slot just after the filled rows."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = sample_ids(buf, 3, 200)
+        empty = np.mean(ids == -1000)  # an empty slot reads obs[:, 0] = 0, id -1000
+        return length(buf) == 3 and set(ids.tolist()) == {-1000, 0, 1, 2} and 0.1 < empty < 0.5
+
+    def float64_obs() -> bool:
+        buf = make(100)
+        remember(buf, 0, 12)
+        batch = buf.sample(8)
+        seen["float64"] = [f for f in ("obs", "next_obs") if array(attr(batch, f, "the batch"), f).dtype == np.float64]
+        return bool(seen["float64"])
+
+    def python_list() -> bool:
+        """A list of transitions (tuples) instead of one array per field; a queue has its own hint."""
+        buf = make(10)
+        for start in range(0, 40, 4):
+            remember(buf, start, 4)
+        key = _python_storage(buf, 10)
+        if key is None or not isinstance(getattr(buf, key), list):
+            return False
+        seen["list"] = key
+        return _shifting(buf, lambda: remember(buf, 100, 1)) is None
+
     def written_one_past() -> bool:
         """The rows went to position + 1 ...: slot 0 is empty and the newest row lies beyond range(len)."""
         buf = make(100)
@@ -485,7 +567,7 @@ def check_replay_buffer(cls) -> CheckReport:
         Test("has remember, sample and len; a new buffer is empty", interface, required=True),
         Test(OWN_CODE, own_code_test(fill_and_sample, references,
                                      "your class", lambda: inherited(cls, ReplayBuffer, methods), cls), required=True),
-        Test("len counts the stored transitions", len_after_remember),
+        Test(LEN, len_after_remember),
         Test(BATCH_ROWS, lambda: (batch_of_rows(), copies())),
         Test(WRITTEN_ONLY, lambda: (only_written(), uniform(), seeded())),
         Test(TOGETHER, together),
@@ -501,6 +583,17 @@ def check_replay_buffer(cls) -> CheckReport:
             one_slot_per_call,
             "After remembering 3 rows, then 5, your len() is 1, then 2. remember() receives one row per env at "
             "once: it must store all n rows of the call, and the write position and the count move on by n.",
+        ),
+        Mistake(
+            "remember() writes all the rows of a call into one slot, instead of one slot per row.",
+            rows_in_one_slot,
+            lambda: ("Storing 3 rows in a fresh buffer failed: the 3 rows do not fit in one slot "
+                     f"({seen['one_slot']}). " if isinstance(seen["one_slot"], str) else
+                     "After 3 rows in a fresh buffer, samples hold only one of them and empty slots: the rows of "
+                     "the call overwrote each other in one slot. ")
+            + "remember() receives n rows (one per env); row i of the call goes to its own slot, i places after "
+            "the write position (wrapping around at the capacity).",
+            explains=[LEN, BATCH_ROWS, WRITTEN_ONLY, TOGETHER, SHAPES, WRAP, WRAP_BATCH, RING, OVERSAMPLE],
         ),
         Mistake(
             "remember() writes one slot past the write position: slot 0 stays empty and the newest row lies "
@@ -524,12 +617,30 @@ def check_replay_buffer(cls) -> CheckReport:
             explains=[UNIFORM, BATCH_ROWS, WRAP, WRAP_BATCH],
         ),
         Mistake(
+            "sample() draws one index for the whole batch: every row of a batch is the same transition.",
+            one_index,
+            "In each of your batches all rows are one transition, repeated. A batch of B copies teaches what one "
+            "transition teaches, and the mix of many transitions that replay is for is lost. Draw batch_size "
+            "indices, one per row, each at random.",
+            explains=[UNIFORM],
+        ),
+        Mistake(
             "sample() never draws the last filled row: the range of its indices stops one short.",
             one_short,
             "With 3 transitions stored, rows 0, 1 and 2 must all be possible. Check whether the upper end of "
             "the function you draw with is included or excluded (NumPy's integers excludes it, random.randint "
             "includes it).",
             explains=[BATCH_ROWS, UNIFORM, WRAP, WRAP_BATCH],
+        ),
+        Mistake(
+            "sample() draws one index past the last filled row: its range includes the number of stored rows.",
+            one_past,
+            "With 3 transitions stored (rows 0, 1 and 2), your samples now and then hold row 3, an empty slot "
+            "(obs all 0); in a full buffer that index lies past the end of the arrays (IndexError). The valid "
+            "indices stop one before the number of stored rows: check whether the function you draw with "
+            "includes its upper end (NumPy's integers excludes it, unless endpoint=True; random.randint "
+            "includes it).",
+            explains=[BATCH_ROWS, WRITTEN_ONLY, TOGETHER, WRAP, WRAP_BATCH, OVERSAMPLE],
         ),
         Mistake(
             "sample() draws from range(position), the write position, not from all the filled rows: once the "
@@ -555,11 +666,29 @@ def check_replay_buffer(cls) -> CheckReport:
             explains=[SHAPES, TOGETHER],
         ),
         Mistake(
+            "observations stored as float64: the network expects float32.",
+            float64_obs,
+            lambda: f"Your {' and '.join(f'`{f}`' for f in seen['float64'])} come back as float64 (np.zeros "
+            "allocates float64 unless told otherwise). The network's weights are float32, and PyTorch refuses "
+            "to multiply a float64 batch by them: the update stops with 'mat1 and mat2 must have the same "
+            "dtype'. Allocate the observation arrays as float32.",
+            explains=[SHAPES],
+        ),
+        Mistake(
             "sample() draws from all `capacity` slots, most of which were never written.",
             samples_empty_slots,
             "Draw indices from the filled part of the buffer (range(len(self))), not from all `capacity` slots.",
             explains=[WRITTEN_ONLY, BATCH_ROWS,
                       "the fields of a sampled transition belong together"],
+        ),
+        Mistake(
+            "transitions kept as Python objects in a list, not in one preallocated array per field.",
+            python_list,
+            lambda: f"Your buffer keeps each transition as its own Python object in the list `{seen['list']}`. "
+            "Every sample() must then fetch them one by one and stack them into arrays: the cost the ring of "
+            "this section avoids. Keep one NumPy array per field (obs, actions, rewards, next_obs, terminated), "
+            "each with `capacity` rows, allocated once in __init__, and write the rows of each call into them.",
+            explains=[RING],
         ),
         Mistake(
             "len() keeps growing past the capacity: it counts every transition ever stored, not those still held.",

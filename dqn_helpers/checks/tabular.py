@@ -221,9 +221,10 @@ def check_q_learning_update(fn) -> CheckReport:
     alpha and gamma. The test table is built so that wrong answers cannot agree by chance:
     Q[s, a] differs from the reward, the next state's best value differs from the table's, and
     swapping alpha and gamma changes the result. Recognises a table that never changes, an
-    inverted terminal mask, a skipped or full terminal update, a whole-row update, a bootstrap
-    from the whole table's max, from Q[s', a], from the current state's row or from the argmax's
-    index, alpha and gamma swapped, alpha ignored, and a step that is not a gap.
+    inverted terminal mask, a skipped or full terminal update, a whole-row update, an update
+    written into the next state's row, a bootstrap from the whole table's max, from Q[s', a],
+    from the current state's row or from the argmax's index, alpha and gamma swapped, alpha
+    ignored, and a step that is not a gap.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
@@ -352,6 +353,15 @@ def check_q_learning_update(fn) -> CheckReport:
                                                                                "terminated": t})
                    for alpha, gamma, t in ((0.5, 0.9, False), (1.0, 0.5, False), (0.5, 0.9, True)))
 
+    def wrote_next_entry() -> bool:
+        """The update lands in the next state's row, and Q[state, action] keeps its value."""
+        for s, a, ns in ((0, 1, 1), (3, 0, 2)):
+            got = updated(state=s, action=a, next_state=ns)
+            changed = changed_entries(got) if got.shape == base.shape else []
+            if not changed or any(row != ns for row, _ in changed) or not np.isclose(got[s, a], base[s, a]):
+                return False
+        return True
+
     def whole_row() -> bool:
         got, want = updated(), expected()
         rows = {e[0] for e in changed_entries(got)}
@@ -434,6 +444,11 @@ def check_q_learning_update(fn) -> CheckReport:
                 "An average over the next actions is the value of acting at random from there (Expected SARSA's "
                 "target under a uniform policy); Q-learning's target uses the best next action.",
                 explains=value_tests),
+        Mistake("you wrote the update into the next state's row, Q[next_state], and left Q[state, action] as it was.",
+                wrote_next_entry,
+                "The step (s, a, r, s') is new evidence about the action taken in the state the agent left: the "
+                "entry q_table[state, action] moves towards the target. next_state only supplies the bootstrap, the "
+                "best value of its row, and is read, not written.", explains=None),
         Mistake("you changed the whole row Q[state], not only the entry of the action taken.", whole_row,
                 "Only the action that was taken has a new sample of its value; the other actions of the state keep "
                 "theirs.", explains=None),

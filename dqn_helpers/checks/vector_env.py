@@ -28,7 +28,9 @@ def check_vectorized_env(cls) -> CheckReport:
     ``terminated``; copies stepped with different actions each follow their own;
     a truncated copy is reset too; the copies keep the env's time limit; the class's
     own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s); new arrays at every step.
-    Recognises ``final_obs`` stored without a copy of ``next_obs``.
+    Recognises ``final_obs`` stored without a copy of ``next_obs``; ``final_obs`` and ``next_obs``
+    swapped where an episode ended (the reset observation as ``final_obs``, the last one as
+    ``next_obs``); ``final_obs`` holding the observation the action was taken in.
     """
     import gymnasium as gym
 
@@ -192,6 +194,12 @@ def check_vectorized_env(cls) -> CheckReport:
                             "final_obs and next_obs are one array in memory, so writing the reset observation into "
                             "next_obs overwrote final_obs too. Give final_obs its own memory before the resets."
                         )
+                    elif (done and np.abs(fields["final_obs"][i]).max() <= 0.05
+                          and np.allclose(fields["next_obs"][i], want, atol=1e-4)):
+                        hint = (
+                            "final_obs and next_obs are swapped at the end of an episode: final_obs holds the new "
+                            "episode's first observation and next_obs the last one of the old episode."
+                        )
                     elif done and np.allclose(fields["final_obs"][i], fields["next_obs"][i]):
                         hint = (
                             "At the end of an episode you stored the reset observation as final_obs. Keep the "
@@ -270,6 +278,19 @@ def check_vectorized_env(cls) -> CheckReport:
             np.allclose(f["final_obs"][i], f["next_obs"][i]) and np.abs(f["next_obs"][i]).max() <= 0.05
             for _, f in steps for i in np.flatnonzero(f["terminated"] | f["truncated"]))
 
+    def swapped_obs() -> bool:
+        """Where an episode ended, final_obs holds the reset observation and next_obs the true last one."""
+        steps = rollout()
+        swapped = []
+        for t, (prev, f) in enumerate(steps):
+            for i in np.flatnonzero(f["terminated"] | f["truncated"]):
+                if t > 0 and (steps[t - 1][1]["terminated"][i] or steps[t - 1][1]["truncated"][i]):
+                    continue  # acted from the swapped next_obs of the step before: no reference to replay
+                last, start = f["next_obs"][i], f["final_obs"][i]
+                swapped.append(np.allclose(last, true_step(prev[i], 1)[0], atol=1e-4)
+                               and np.abs(start).max() <= 0.05 and not np.allclose(start, last))
+        return bool(swapped) and all(swapped)
+
     def acted_on_obs_as_final() -> bool:
         pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
         return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
@@ -315,6 +336,9 @@ def check_vectorized_env(cls) -> CheckReport:
                 hint,
             )
 
+    transition_tests = ["final_obs is the true last observation of each transition",
+                        "auto-reset after an episode ends (next_obs starts the new episode)"]
+    flags_test = "terminated and rewards match each copy's env.step()"
     tests = [
         Test("reset(seed) returns an array (num_envs, obs_dim)", reset_shape, required=True),
         Test(OWN_CODE, own_code_test(reset_and_step, references, "your class",
@@ -329,11 +353,9 @@ def check_vectorized_env(cls) -> CheckReport:
         Test("final_obs is the true last observation of each transition", final_obs_true),
         Test("auto-reset after an episode ends (next_obs starts the new episode)", auto_reset),
         Test("every episode of a copy starts from a new state (no re-seeding at auto-reset)", fresh_starts),
-        Test("terminated and rewards match each copy's env.step()", terminated_flags),
+        Test(flags_test, terminated_flags),
         Test("terminated vs truncated kept apart (time limit gives truncated)", truncation_apart),
     ]
-    transition_tests = ["final_obs is the true last observation of each transition",
-                        "auto-reset after an episode ends (next_obs starts the new episode)"]
     try:
         mistakes = [
             Mistake(
@@ -343,6 +365,16 @@ def check_vectorized_env(cls) -> CheckReport:
                 "Two names for one array share every change. Give final_obs its own memory (a copy) before the "
                 "reset observations are written into next_obs.",
                 explains=transition_tests,
+            ),
+            Mistake(
+                "final_obs and next_obs swapped: where an episode ended, final_obs holds the reset observation of "
+                "the new episode and next_obs the last observation of the old one.",
+                swapped_obs,
+                "The two differ only where an episode ended. final_obs is the s' of the transition just made: the "
+                "observation env.step() returned, before the reset. next_obs is what the agent acts on next: the "
+                "new episode's first observation, from the reset. Yours are the other way round (the next step's "
+                "replay then starts from the old episode's last state, so its flags look wrong too).",
+                explains=[*transition_tests, flags_test],
             ),
             Mistake(
                 "final_obs is the observation the action was taken in, not the one env.step() returned.",
