@@ -30,7 +30,12 @@ def check_discretise(fn) -> CheckReport:
     ``prod(n_bins) - 1`` (any numbering is accepted as long as each cell has its own).
     Tests: an int in range; each cell its own index, with a different bin count per
     dimension; points in the same bin share it; values outside [low, high] (the upper
-    bound included) land in the edge bins; a dimension with one bin is ignored.
+    bound included) land in the edge bins; a dimension with one bin is ignored. Recognises
+    n_bins[0] used for every dimension, bin numbers rounded (fraction * n_bins[d], or
+    fraction * (n_bins[d] - 1)) instead of rounded down, the bin numbers combined in base
+    max(n_bins) or in base n_bins[0], one bin too few per dimension, no clipping at either
+    end (np.digitize on the edges, minus 1), no clipping below low, and x == high one past
+    the last bin.
     """
     name = "check_discretise"
     signature = "fn(obs (obs_dim,), low (obs_dim,), high (obs_dim,), n_bins (obs_dim,)) -> int"
@@ -114,13 +119,15 @@ def check_discretise(fn) -> CheckReport:
         return index
 
     def other_rule(obs, n_bins, rule: str) -> int:
-        """The index of two more wrong answers: ``"round"`` rounds each bin number to the nearest integer
-        instead of rounding down; ``"max base"`` combines the (right) bin numbers in base max(n_bins)."""
+        """The index of more wrong answers: ``"round"`` rounds each bin number to the nearest integer
+        instead of rounding down; ``"round n - 1"`` rounds fraction * (n - 1) to the nearest integer;
+        ``"max base"`` and ``"first base"`` combine the (right) bin numbers in base max(n_bins) or n_bins[0]."""
         index = 0
         for x, lo, hi, n in zip(obs, _LOW, _HIGH, n_bins, strict=True):
             fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
-            b = min(int(round(fraction * n)), n - 1) if rule == "round" else min(int(fraction * n), n - 1)
-            index = index * (max(n_bins) if rule == "max base" else n) + b
+            b = {"round": min(int(round(fraction * n)), n - 1), "round n - 1": int(round(fraction * (n - 1)))}.get(
+                rule, min(int(fraction * n), n - 1))
+            index = index * {"max base": max(n_bins), "first base": n_bins[0]}.get(rule, n) + b
         return index
 
     def follows(rule: str) -> Callable[[], bool]:
@@ -161,6 +168,14 @@ def check_discretise(fn) -> CheckReport:
         n_bins = (3, 2, 4)
         return values_per_dim(n_bins) == [n - 1 for n in n_bins]
 
+    def clipped_at_neither_end() -> bool:
+        """Below low the bin number comes out below 0 and at high it comes out as n_bins[d] (np.digitize minus 1)."""
+        n_bins = (3, 2, 4)
+        inside = [raw(c, n_bins) for c in _centres(n_bins)]
+        if len(set(inside)) != len(inside) or not 0 <= min(inside) <= max(inside) < int(np.prod(n_bins)):
+            return False  # another mistake
+        return raw(_LOW - 10, n_bins) < 0 and raw(_HIGH, n_bins) >= int(np.prod(n_bins))
+
     def no_lower_clip() -> bool:
         n_bins = (3, 2, 4)
         inside = [raw(c, n_bins) for c in _centres(n_bins)]
@@ -189,16 +204,35 @@ def check_discretise(fn) -> CheckReport:
                 "bin lands in the next bin.", follows("round"),
                 "A bin number counts how many whole bin widths x lies above low[d]: a point 0.8 of the way through "
                 "bin 0 is still in bin 0. Rounding to the nearest integer moves it to bin 1.", explains=None),
+        Mistake("your bin numbers round fraction * (n_bins[d] - 1) to the nearest integer: the first and last bins "
+                "are half as wide as the others.", follows("round n - 1"),
+                "The n_bins[d] bins have equal widths, (high[d] - low[d]) / n_bins[d] each, and a bin number counts "
+                "how many whole widths x lies above low[d], rounded down. Rounding fraction * (n_bins[d] - 1) gives "
+                "n_bins[d] numbers too, but bin 0 ends after half a step and the middle bins are shifted.",
+                explains=None),
         Mistake("you combined the bin numbers in base max(n_bins) for every dimension, not in base n_bins[d].",
                 follows("max base"),
                 "Your bin numbers are right, but the index they make runs past prod(n_bins) - 1: a dimension with "
                 "fewer bins than the largest leaves gaps in the numbering. Let each digit count in its own "
                 "dimension's base, as the digits of a number with a different base per position.", explains=None),
+        Mistake("you combined the bin numbers in base n_bins[0] for every dimension, not in base n_bins[d].",
+                follows("first base"),
+                "Your bin numbers are right, but with n_bins = (3, 2, 4) your index weights each digit as if every "
+                "dimension had 3 bins: the last dimension's 4 bins do not fit into base 3, so cells share indices "
+                "and the last ones run past prod(n_bins) - 1. Each digit counts in its own dimension's base, "
+                "n_bins[d].", explains=None),
         Mistake("your grid has n_bins[d] - 1 bins in each dimension, one too few.", one_bin_short,
                 "Sweeping one dimension from low to high, your index takes n_bins[d] - 1 different values. "
                 "n_bins[d] equal bins need n_bins[d] + 1 edges; np.linspace(low, high, n) returns n edges, which "
                 "cut the range into n - 1 bins. Counting how many bin widths x lies above low avoids edges "
                 "altogether.", explains=None),
+        Mistake("values outside [low, high] are not clipped at either end: below low[d] the bin number comes out "
+                "as -1 or less, and at or above high[d] as n_bins[d], one past the last bin.", clipped_at_neither_end,
+                "Inside [low, high) your bins are right; only the two ends are wrong. An observation below low[d] "
+                "belongs to the first bin, 0, and one at or above high[d] to the last, n_bins[d] - 1: clip x into "
+                "[low, high] first, and keep x == high in the last bin. (np.digitize on the n_bins[d] + 1 edges, "
+                "minus 1, gives -1 below the first edge and n_bins[d] at the last one.)",
+                explains=["values outside [low, high], and high itself, go to the edge bins"]),
         Mistake("values below low[d] are not clipped: their bin number comes out negative.", no_lower_clip,
                 "Clip x into [low, high] at the lower end too: an observation below low[d] belongs to the first bin, "
                 "number 0.", explains=["values outside [low, high], and high itself, go to the edge bins"]),
@@ -221,10 +255,12 @@ def check_q_learning_update(fn) -> CheckReport:
     alpha and gamma. The test table is built so that wrong answers cannot agree by chance:
     Q[s, a] differs from the reward, the next state's best value differs from the table's, and
     swapping alpha and gamma changes the result. Recognises a table that never changes, an
-    inverted terminal mask, a skipped or full terminal update, a whole-row update, an update
-    written into the next state's row, a bootstrap from the whole table's max, from Q[s', a],
-    from the current state's row or from the argmax's index, alpha and gamma swapped, alpha
-    ignored, and a step that is not a gap.
+    inverted terminal mask, no terminal mask at all, a skipped or full terminal update, a
+    whole-row update, an update written into the next state's row, a bootstrap from the whole
+    table's max, from Q[s', a], from the current state's row or from the argmax's index, alpha
+    and gamma swapped, alpha ignored, a step that is not a gap, a gap taken from the next
+    state's value instead of Q[s, a], the mixture form added with ``+=``, and the update
+    applied twice.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
@@ -390,6 +426,44 @@ def check_q_learning_update(fn) -> CheckReport:
             return True
         return detect
 
+    def ignores_terminated() -> bool:
+        """No mask at all: a terminated step bootstraps like any other."""
+        return matches({}, {}) and all(matches({"terminated": True, "reward": r, "alpha": alpha}, {"reward": r,
+                                                                                                 "alpha": alpha})
+                                       for r, alpha in ((1.0, 0.5), (3.0, 0.1)))
+
+    def new_value(rule) -> Callable[[], bool]:
+        """A detector: Q[s, a] becomes ``rule(old Q[s, a], target, alpha, gamma, row of Q[s'], a)`` (the target
+        the right one, terminated steps included) and no other entry changes."""
+        def detect() -> bool:
+            # Q[s, a], the next state's best value and the target all differ, and alpha is neither 0.5 nor 1
+            for s, a, ns, alpha, gamma, reward, done in ((0, 1, 1, 0.3, 0.9, 1.0, False),
+                                                         (2, 1, 0, 0.1, 0.5, 0.5, False),
+                                                         (0, 1, 1, 0.3, 0.9, 3.0, True)):
+                table = base.copy()
+                target = reward + (0.0 if done else gamma * base[ns].max())
+                table[s, a] = rule(base[s, a], target, alpha, gamma, base[ns], a)
+                got = updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma, reward=reward,
+                              terminated=done)
+                if got.shape != base.shape or not np.allclose(got, table):
+                    return False
+            return True
+        return detect
+
+    def gap_from_next_state() -> bool:
+        """The step is alpha * (target - v) with v the next state's max Q[s'], gamma * max Q[s'] or Q[s', a]."""
+        values = (lambda row, a, gamma: row.max(), lambda row, a, gamma: gamma * row.max(),
+                  lambda row, a, gamma: row[a])
+        rules = [lambda old, target, alpha, gamma, row, a, v=v: old + alpha * (target - v(row, a, gamma))
+                 for v in values]
+        return any(new_value(rule)() for rule in rules)
+
+    def applied_twice() -> bool:
+        """Two steps: the second from where the first ended (1 - (1 - alpha)^2 of the gap), or the same one again."""
+        rules = [lambda old, target, alpha, gamma, row, a, f=f: old + f(alpha) * (target - old)
+                 for f in (lambda alpha: 1 - (1 - alpha) ** 2, lambda alpha: 2 * alpha)]
+        return any(new_value(rule)() for rule in rules)
+
     tests = [
         Test("moves Q[s, a] a step alpha towards r + gamma * max Q[s']", step),
         Test("updates the table passed in (in place)", in_place),
@@ -423,6 +497,11 @@ def check_q_learning_update(fn) -> CheckReport:
                 "The reward of the last step is earned even when the episode ends there (on FrozenLake it is the "
                 "only reward there is); only the bootstrapped future vanishes at a terminal state, so the mask "
                 "belongs to that term alone.", explains=terminal_test),
+        Mistake("you bootstrap on terminated steps too: your update ignores the terminated argument.",
+                ignores_terminated,
+                "After a terminated step the episode is over and there is no next state to earn anything from, so "
+                "its target is the reward alone. Use terminated to drop the gamma * max Q[s'] term on those steps "
+                "(only that term: the reward and the step of size alpha stay).", explains=terminal_test),
         Mistake("gamma multiplies the reward too: your target is gamma * (r + max Q[s']).",
                 target_rule(lambda r, best, g: g * (r + best)),
                 "The reward of this step is received now, so it is not discounted; only the value of what comes "
@@ -472,6 +551,22 @@ def check_q_learning_update(fn) -> CheckReport:
                 "Q[next_state].", bootstraps_from(lambda row, a: row.max(), row="same"),
                 "The target looks one step ahead: the reward plus gamma times the best value in the row of "
                 "next_state. Yours reads the row of state, the one being updated.", explains=value_tests),
+        Mistake("your step measures the gap from the next state's value, not from Q[s, a]: it is alpha * (target "
+                "- a value of Q[next_state]).", gap_from_next_state,
+                "The gap that drives the update is how far the target lies from the value being updated, Q[s, a] "
+                "itself: Q[s, a] moves a fraction alpha of the way from its own old value towards the target. The "
+                "next state's value belongs only inside the target.", explains=None),
+        Mistake("you added the new value to the old one: with `+=`, the mixture (1 - alpha) * Q[s, a] + alpha * "
+                "target counts the old Q[s, a] twice.",
+                new_value(lambda old, target, alpha, gamma, row, a: old + (1 - alpha) * old + alpha * target),
+                "The mixture of old value and target is already the whole new value of Q[s, a]: store it with `=`. "
+                "`+=` adds to the old value, so what follows it must be only the change, a step alpha along the gap "
+                "between the target and the old value.", explains=None),
+        Mistake("you applied the update twice: Q[s, a] moved two steps towards the target instead of one.",
+                applied_twice,
+                "One transition gives one update: Q[s, a] moves once, a fraction alpha of the way from its old value "
+                "towards the target. Look for a second line that changes the same entry, or a loop around the "
+                "update.", explains=None),
         Mistake("you replaced Q[s, a] by the target, as if alpha were 1.",
                 lambda: np.allclose(updated(alpha=0.1), expected(alpha=1.0)),
                 "alpha is the size of the step: Q[s, a] moves only a fraction alpha of the way from its old value "
