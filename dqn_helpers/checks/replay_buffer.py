@@ -98,10 +98,12 @@ def check_replay_buffer(cls) -> CheckReport:
     trimmed with ``pop(0)`` or a deque is named as a queue, a list of transitions, preallocated
     or not, fails too); sampling more than stored raises an error. Recognises: ``remember()``
     counting calls, not rows; all the rows of a call written into one slot; rows written one slot
-    past the position; refusing ``sample(len(buffer))``; sampling the newest rows; one index
-    repeated for the whole batch; an index range that stops one short, or that reaches one past
-    the last filled row (``size + 1``, ``endpoint=True``); sampling from ``range(position)``;
-    fields in each other's places; ``(B, 1)`` columns; float64 observations; sampling from all
+    past the position, or ``n`` slots past it (the position moved on before the write); refusing
+    ``sample(len(buffer))``; sampling the newest rows; one index repeated for the whole batch; an
+    index range that stops one short, that reaches one past the last filled row (``size + 1``,
+    ``endpoint=True``), or that is shifted by one (``integers(1, size + 1)``: never row 0);
+    sampling from ``range(position)``; fields in each other's places (seen in non-zero values,
+    not in empty slots); ``(B, 1)`` columns; float64 observations; sampling from all
     ``capacity`` slots; transitions kept as Python objects in a list; ``len()`` growing past the
     capacity and ``len()`` returning the write position.
     """
@@ -490,6 +492,8 @@ def check_replay_buffer(cls) -> CheckReport:
             got = array(attr(batch, got_name, "the batch"), got_name).astype(np.float64)
             for other in _FIELDS:
                 want = expected[other][ids.astype(int)].astype(np.float64)
+                if not want.any():  # zeros match zeros: empty slots (or all-zero values) are no evidence of a swap
+                    continue
                 if other != got_name and got.size == want.size and np.allclose(got.reshape(want.shape), want):
                     seen["misplaced"] = (got_name, other)
                     return True
@@ -557,6 +561,23 @@ def check_replay_buffer(cls) -> CheckReport:
         seen["list"] = key
         return _shifting(buf, lambda: remember(buf, 100, 1)) is None
 
+    def written_n_past() -> bool:
+        """The position moved on by n before the write: a call's rows went to position + n ... (empty slots sampled)."""
+        buf = make(100)
+        remember(buf, 0, 3)  # rows 0..2 in slots 3..5, while sampling draws from slots 0..2
+        if length(buf) != 3 or set(sample_ids(buf, 3, 60).tolist()) != {-1000}:
+            return False
+        remember(buf, 3, 3)  # rows 3..5 in slots 9..11; slots 0..5 hold nothing, then rows 0..2
+        return length(buf) == 6 and set(sample_ids(buf, 6, 60).tolist()) == {-1000, 0, 1, 2}
+
+    def shifted_range() -> bool:
+        """integers(1, size + 1): indices 1 .. size, never row 0 and now and then the empty row just past the last."""
+        buf = make(100)
+        remember(buf, 0, 3)
+        ids = sample_ids(buf, 3, 200)
+        empty = np.mean(ids == -1000)
+        return length(buf) == 3 and set(ids.tolist()) == {-1000, 1, 2} and 0.15 < empty < 0.5
+
     def written_one_past() -> bool:
         """The rows went to position + 1 ...: slot 0 is empty and the newest row lies beyond range(len)."""
         buf = make(100)
@@ -604,6 +625,17 @@ def check_replay_buffer(cls) -> CheckReport:
             explains=[WRITTEN_ONLY, BATCH_ROWS, TOGETHER, OVERSAMPLE],
         ),
         Mistake(
+            "remember() moves the write position on by n before writing: the rows of a call go n slots past "
+            "the position, and the slots that sample() draws from stay empty.",
+            written_n_past,
+            "After 3 rows in a fresh buffer, your samples hold only empty slots (obs all 0); after 3 more, only "
+            "the first 3 rows and empty slots, never the newest. Your remember() advances the position by n "
+            "first and then writes there, so each call's rows land past the filled part that sample() draws "
+            "from. A fresh buffer's first row belongs in slot 0: write the rows at the current position, and "
+            "move it on only afterwards.",
+            explains=[BATCH_ROWS, WRITTEN_ONLY, TOGETHER, WRAP, WRAP_BATCH, OVERSAMPLE],
+        ),
+        Mistake(
             "sample() refuses a batch as large as the buffer: sample(len(buffer)) must be allowed.",
             refuses_full_batch,
             "Your sample() raises when batch_size equals the number of stored transitions. Only a request for "
@@ -640,6 +672,17 @@ def check_replay_buffer(cls) -> CheckReport:
             "indices stop one before the number of stored rows: check whether the function you draw with "
             "includes its upper end (NumPy's integers excludes it, unless endpoint=True; random.randint "
             "includes it).",
+            explains=[BATCH_ROWS, WRITTEN_ONLY, TOGETHER, WRAP, WRAP_BATCH, OVERSAMPLE],
+        ),
+        Mistake(
+            "sample() draws its indices from a range shifted up by one (1 to len(buffer)): it never draws row 0 "
+            "and draws the empty row just past the filled ones.",
+            shifted_range,
+            "With 3 transitions stored (rows 0, 1 and 2), your samples hold rows 1 and 2 and now and then row 3, "
+            "an empty slot (obs all 0), but never row 0: both ends of your range are one too high. Rows are "
+            "numbered from 0, so the first filled row is row 0 and the last is one before the number of stored "
+            "rows; in a full buffer the shifted range reaches past the end of the arrays (an IndexError, or, "
+            "taken modulo the capacity, back to row 0). Shift neither end of the range.",
             explains=[BATCH_ROWS, WRITTEN_ONLY, TOGETHER, WRAP, WRAP_BATCH, OVERSAMPLE],
         ),
         Mistake(

@@ -33,14 +33,17 @@ def check_discretise(fn) -> CheckReport:
     bound included) land in the edge bins; a dimension with one bin is ignored. Recognises
     n_bins[0] used for every dimension, bin numbers rounded (fraction * n_bins[d], or
     fraction * (n_bins[d] - 1)) instead of rounded down, the bin numbers combined in base
-    max(n_bins) or in base n_bins[0], one bin too few per dimension, no clipping at either
-    end (np.digitize on the edges, minus 1), no clipping below low, and x == high one past
-    the last bin.
+    max(n_bins), in base n_bins[0] or in the previous dimension's base, the bin numbers added
+    up (as they are or each times its own count) instead of used as digits, one bin too few
+    per dimension, no clipping at either end (np.digitize on the edges, minus 1), no clipping
+    below low, x == high wrapped back to bin 0 (a modulo, or ``mode="wrap"``), and x == high
+    one past the last bin.
     """
     name = "check_discretise"
     signature = "fn(obs (obs_dim,), low (obs_dim,), high (obs_dim,), n_bins (obs_dim,)) -> int"
     if not callable(fn):
         return not_callable_report(name, fn, "a function fn(obs, low, high, n_bins)")
+    seen = {}  # what a detector saw, for its hint
 
     def raw(obs, n_bins) -> int:
         out = fn(np.asarray(obs, dtype=np.float64), _LOW.copy(), _HIGH.copy(), tuple(n_bins))
@@ -121,13 +124,20 @@ def check_discretise(fn) -> CheckReport:
     def other_rule(obs, n_bins, rule: str) -> int:
         """The index of more wrong answers: ``"round"`` rounds each bin number to the nearest integer
         instead of rounding down; ``"round n - 1"`` rounds fraction * (n - 1) to the nearest integer;
-        ``"max base"`` and ``"first base"`` combine the (right) bin numbers in base max(n_bins) or n_bins[0]."""
+        ``"wrap high"`` takes fraction * n modulo n (x == high wraps back to bin 0); ``"max base"``,
+        ``"first base"`` and ``"previous base"`` combine the (right) bin numbers in base max(n_bins),
+        n_bins[0] or the previous dimension's count; ``"sum"`` and ``"sum times count"`` add them up
+        (each times its own dimension's count in the second)."""
         index = 0
-        for x, lo, hi, n in zip(obs, _LOW, _HIGH, n_bins, strict=True):
+        for d, (x, lo, hi, n) in enumerate(zip(obs, _LOW, _HIGH, n_bins, strict=True)):
             fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
-            b = {"round": min(int(round(fraction * n)), n - 1), "round n - 1": int(round(fraction * (n - 1)))}.get(
-                rule, min(int(fraction * n), n - 1))
-            index = index * {"max base": max(n_bins), "first base": n_bins[0]}.get(rule, n) + b
+            b = {"round": min(int(round(fraction * n)), n - 1), "round n - 1": int(round(fraction * (n - 1))),
+                 "wrap high": int(fraction * n) % n}.get(rule, min(int(fraction * n), n - 1))
+            if rule in ("sum", "sum times count"):
+                index += b * (n if rule == "sum times count" else 1)
+                continue
+            base = {"max base": max(n_bins), "first base": n_bins[0], "previous base": n_bins[d - 1]}.get(rule, n)
+            index = index * base + b
         return index
 
     def follows(rule: str) -> Callable[[], bool]:
@@ -140,6 +150,37 @@ def check_discretise(fn) -> CheckReport:
             except Fail:
                 return False
         return detect
+
+    def shared_cells(rule: str) -> bool:
+        """The answer follows ``rule``; ``seen["shared"]`` keeps two cells that it gives one index."""
+        if not follows(rule)():
+            return False
+        n_bins, first = (3, 2, 4), {}
+        for bins, c in zip(np.ndindex(*n_bins), _centres(n_bins), strict=True):
+            other = first.setdefault(raw(c, n_bins), bins)
+            if other != bins:
+                seen["shared"] = (other, bins, raw(c, n_bins))
+                return True
+        return False
+
+    def added_up() -> bool:
+        """The bin numbers summed, as they are or each times its own count (``seen["scaled"]`` says which)."""
+        for scaled, rule in ((False, "sum"), (True, "sum times count")):
+            seen["scaled"] = scaled
+            if shared_cells(rule):
+                return True
+        return False
+
+    def high_wraps_to_zero() -> bool:
+        """Right inside [low, high), but x == high wraps back to bin 0 (``int(fraction * n) % n``, mode="wrap")."""
+        n_bins = (3, 2, 4)
+        inside = _centres(n_bins)
+        if any(raw(c, n_bins) != other_rule(c, n_bins, "right") for c in inside):
+            return False  # another mistake
+        last_high = inside[5].copy()  # bins (0, 1, 1): only the last dimension moves to its upper bound
+        last_high[2] = _HIGH[2]
+        return all(raw(p, n_bins) == other_rule(p, n_bins, "wrap high") != other_rule(p, n_bins, "right")
+                   for p in (_HIGH, last_high))
 
     def upper_bound_overflows() -> bool:
         n_bins = (3, 2, 4)
@@ -221,6 +262,29 @@ def check_discretise(fn) -> CheckReport:
                 "dimension had 3 bins: the last dimension's 4 bins do not fit into base 3, so cells share indices "
                 "and the last ones run past prod(n_bins) - 1. Each digit counts in its own dimension's base, "
                 "n_bins[d].", explains=None),
+        Mistake("you combined each bin number with the previous dimension's bin count, not with its own "
+                "dimension's n_bins[d].", lambda: shared_cells("previous base"),
+                lambda: "Your bin numbers are right, but with n_bins = (3, 2, 4) your index multiplies by 3 before "
+                "adding the 2-bin digit and by 2 before adding the 4-bin digit: the 4 values of the last digit get "
+                f"room for 2, so cells share indices (bins {seen['shared'][0]} and {seen['shared'][1]} both get "
+                f"{seen['shared'][2]}). The room a digit needs is its own dimension's count: each digit counts in "
+                "base n_bins[d] of the dimension it belongs to.", explains=None),
+        Mistake("you added the bin numbers up instead of using them as the digits of one number.",
+                added_up,
+                lambda: "Your bin numbers are right, but "
+                + ("multiplying each by its own dimension's count still only adds them up, and "
+                   if seen["scaled"] else "")
+                + "a sum forgets which dimension each one came from: with n_bins = (3, 2, 4) the cells with bins "
+                f"{seen['shared'][0]} and {seen['shared'][1]} both get index {seen['shared'][2]}. Use them as the "
+                "digits of one number instead, each in its own place (in decimal, the digits 3 and 4 make 34, not "
+                "7), where the d-th digit counts in base n_bins[d].", explains=None),
+        Mistake("an observation at the upper bound wraps around to bin 0 instead of staying in the last bin.",
+                high_wraps_to_zero,
+                "Inside [low, high) your bins are right, but at x == high the fraction is exactly 1, fraction * "
+                "n_bins[d] is n_bins[d], and your code wraps that back to 0 (a modulo, or np.ravel_multi_index with "
+                "mode='wrap'): the highest observations land in the same cell as the lowest ones. x == high belongs "
+                "to the last bin, n_bins[d] - 1: cap the bin number there instead of wrapping it.",
+                explains=["values outside [low, high], and high itself, go to the edge bins"]),
         Mistake("your grid has n_bins[d] - 1 bins in each dimension, one too few.", one_bin_short,
                 "Sweeping one dimension from low to high, your index takes n_bins[d] - 1 different values. "
                 "n_bins[d] equal bins need n_bins[d] + 1 edges; np.linspace(low, high, n) returns n edges, which "
