@@ -31,13 +31,14 @@ def check_discretise(fn) -> CheckReport:
     Tests: an int in range; each cell its own index, with a different bin count per
     dimension; points in the same bin share it; values outside [low, high] (the upper
     bound included) land in the edge bins; a dimension with one bin is ignored. Recognises
-    n_bins[0] used for every dimension, bin numbers rounded (fraction * n_bins[d], or
+    n_bins[0] used for every dimension, the first dimension's range (low[0] to high[0]) used for
+    every dimension, bin numbers rounded (fraction * n_bins[d], or
     fraction * (n_bins[d] - 1)) instead of rounded down, the bin numbers combined in base
     max(n_bins), in base n_bins[0] or in the previous dimension's base, the bin numbers added
     up (as they are or each times its own count) instead of used as digits, one bin too few
     per dimension, no clipping at either end (np.digitize on the edges, minus 1), no clipping
     below low, x == high wrapped back to bin 0 (a modulo, or ``mode="wrap"``), and x == high
-    one past the last bin.
+    one past the last bin (an index out of range, or an error from ``np.ravel_multi_index``).
     """
     name = "check_discretise"
     signature = "fn(obs (obs_dim,), low (obs_dim,), high (obs_dim,), n_bins (obs_dim,)) -> int"
@@ -127,9 +128,11 @@ def check_discretise(fn) -> CheckReport:
         ``"wrap high"`` takes fraction * n modulo n (x == high wraps back to bin 0); ``"max base"``,
         ``"first base"`` and ``"previous base"`` combine the (right) bin numbers in base max(n_bins),
         n_bins[0] or the previous dimension's count; ``"sum"`` and ``"sum times count"`` add them up
-        (each times its own dimension's count in the second)."""
+        (each times its own dimension's count in the second); ``"first range"`` bins every dimension
+        between low[0] and high[0]."""
         index = 0
         for d, (x, lo, hi, n) in enumerate(zip(obs, _LOW, _HIGH, n_bins, strict=True)):
+            lo, hi = (_LOW[0], _HIGH[0]) if rule == "first range" else (lo, hi)
             fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
             b = {"round": min(int(round(fraction * n)), n - 1), "round n - 1": int(round(fraction * (n - 1))),
                  "wrap high": int(fraction * n) % n}.get(rule, min(int(fraction * n), n - 1))
@@ -181,6 +184,23 @@ def check_discretise(fn) -> CheckReport:
         last_high[2] = _HIGH[2]
         return all(raw(p, n_bins) == other_rule(p, n_bins, "wrap high") != other_rule(p, n_bins, "right")
                    for p in (_HIGH, last_high))
+
+    def upper_bound_raises() -> bool:
+        """Right inside [low, high), but x == high raises (bin n_bins[d] handed to np.ravel_multi_index)."""
+        n_bins = (3, 2, 4)
+        below_and_inside = _centres(n_bins) + [_HIGH - 1e-6, _LOW - 10]
+        if any(raw(p, n_bins) != other_rule(p, n_bins, "right") for p in below_and_inside):
+            return False  # another mistake (one raising below low too: not clipped at either end)
+        last_high = _centres(n_bins)[5].copy()  # only the last dimension at its upper bound
+        last_high[2] = _HIGH[2]
+        for p in (_HIGH, _HIGH + 10, last_high):
+            try:
+                raw(p, n_bins)
+            except (ValueError, IndexError) as err:
+                seen["error"] = f"{type(err).__name__}: {err}"
+            else:
+                return False
+        return True
 
     def upper_bound_overflows() -> bool:
         n_bins = (3, 2, 4)
@@ -240,6 +260,13 @@ def check_discretise(fn) -> CheckReport:
                 first_count_everywhere,
                 "With n_bins = (3, 2, 4) your indices are those of a 3 x 3 x 3 grid: cells of the 4-bin dimension "
                 "share indices and the 2-bin dimension reaches past its range. Each dimension has its own count.",
+                explains=None),
+        Mistake("you used the first dimension's range, low[0] to high[0], for every dimension.",
+                follows("first range"),
+                "Your bins cut every dimension as if it ran from low[0] to high[0]. With low = (-2, -1, 0) and "
+                "high = (2, 1, 4), the third dimension's values, from 0 to 4, are cut as if they ran from -2 to 2: "
+                "they all land in its upper two bins (a point just above low[2] gets bin 2, not 0), so cells share "
+                "indices. Each dimension has its own range: bin x[d] between low[d] and high[d].",
                 explains=None),
         Mistake("your bin numbers are rounded to the nearest integer, not rounded down: the upper half of each "
                 "bin lands in the next bin.", follows("round"),
@@ -305,6 +332,16 @@ def check_discretise(fn) -> CheckReport:
                 "At x == high the fraction is exactly 1, and rounding down fraction * n_bins[d] gives n_bins[d], one "
                 "past the last bin (n_bins[d] - 1): keep that point in the last bin.",
                 explains=["values outside [low, high], and high itself, go to the edge bins"]),
+        Mistake("an observation at the upper bound gets bin number n_bins[d], one past the last bin, and "
+                "combining the bin numbers then raises an error.", upper_bound_raises,
+                lambda: "Inside [low, high) your bins are right, but at x == high the fraction is exactly 1, and "
+                "rounding down fraction * n_bins[d] gives n_bins[d], one past the last bin (n_bins[d] - 1). Your "
+                f"code then raised {seen['error']}"
+                + (" (np.ravel_multi_index accepts bin numbers from 0 to n_bins[d] - 1 only)"
+                   if "invalid entry" in seen["error"] else "")
+                + ". Clipping x into [low, high] keeps x == high itself: clamp that point's bin number into the "
+                "last bin before combining.",
+                explains=["values outside [low, high], and high itself, go to the edge bins"]),
     ]
     return run_tests(name, tests, signature, mistakes)
 
@@ -323,13 +360,15 @@ def check_q_learning_update(fn) -> CheckReport:
     whole-row update, an update written into the next state's row, a bootstrap from the whole
     table's max, from Q[s', a], from the current state's row or from the argmax's index, alpha
     and gamma swapped, alpha ignored, a step that is not a gap, a gap taken from the next
-    state's value instead of Q[s, a], the mixture form added with ``+=``, and the update
-    applied twice.
+    state's value instead of Q[s, a], the mixture form added with ``+=``, the update applied
+    twice, the gap's parentheses missing (``alpha * target - Q[s, a]``), and the notebook's
+    constants ALPHA = 0.1 and GAMMA = 0.99 used instead of the alpha and gamma arguments.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
     if not callable(fn):
         return not_callable_report(name, fn, "a function fn(q_table, state, action, reward, next_state, ...)")
+    seen = {}  # what a detector saw, for its hint
     # Q[0, 1] = 2 differs from the reward 1; row 1's best (4) is not the table's best (6, in row 2)
     base = np.array([[0.5, 2.0, -1.0], [2.0, 0.0, 4.0], [1.0, 3.0, 6.0], [0.0, -0.5, 0.0]])
 
@@ -522,6 +561,18 @@ def check_q_learning_update(fn) -> CheckReport:
                  for v in values]
         return any(new_value(rule)() for rule in rules)
 
+    def notebook_constants() -> bool:
+        """The update of the notebook's ALPHA = 0.1 and/or GAMMA = 0.99, whatever alpha and gamma are passed
+        (``seen["fixed"]`` names the constants used)."""
+        cases = ((0.5, 0.9, False), (1.0, 0.5, False), (0.3, 0.0, False), (0.5, 0.5, True))
+        for fixed_alpha, fixed_gamma in ((0.1, 0.99), (0.1, None), (None, 0.99)):
+            if all(matches({"alpha": alpha, "gamma": gamma, "terminated": t},
+                           {"alpha": fixed_alpha or alpha, "gamma": fixed_gamma or gamma, "terminated": t})
+                   for alpha, gamma, t in cases):
+                seen["fixed"] = [c for c, v in (("ALPHA = 0.1", fixed_alpha), ("GAMMA = 0.99", fixed_gamma)) if v]
+                return True
+        return False
+
     def applied_twice() -> bool:
         """Two steps: the second from where the first ended (1 - (1 - alpha)^2 of the gap), or the same one again."""
         rules = [lambda old, target, alpha, gamma, row, a, f=f: old + f(alpha) * (target - old)
@@ -631,6 +682,20 @@ def check_q_learning_update(fn) -> CheckReport:
                 "One transition gives one update: Q[s, a] moves once, a fraction alpha of the way from its old value "
                 "towards the target. Look for a second line that changes the same entry, or a loop around the "
                 "update.", explains=None),
+        Mistake("your new Q[s, a] is alpha * target: the old value is gone (are the parentheses around the gap "
+                "missing?).",
+                new_value(lambda old, target, alpha, gamma, row, a: alpha * target),
+                "Multiplication binds before subtraction: in `+= alpha * target - Q[s, a]` alpha scales the target "
+                "alone and the whole old value is subtracted, so it cancels out and Q[s, a] forgets everything it "
+                "had learnt. The step is alpha times the whole gap between the target and Q[s, a]: group the gap "
+                "so that alpha multiplies all of it.", explains=None),
+        Mistake("your update uses the notebook's constants ALPHA and/or GAMMA, not the alpha and gamma arguments.",
+                notebook_constants,
+                lambda: "Whatever alpha and gamma are passed in, your update behaves as with "
+                + " and ".join(seen["fixed"]) + ": the notebook's global constants, read inside your function "
+                "instead of its parameters. The caller chooses the step size and the discount (this check tries "
+                "several, and an agent tuned with other values passes those): use the parameters alpha and gamma "
+                "that your function receives.", explains=None),
         Mistake("you replaced Q[s, a] by the target, as if alpha were 1.",
                 lambda: np.allclose(updated(alpha=0.1), expected(alpha=1.0)),
                 "alpha is the size of the step: Q[s, a] moves only a fraction alpha of the way from its old value "
