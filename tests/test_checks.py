@@ -128,7 +128,7 @@ REFERENCES = [
     (check_synchronize, ref_synchronize, 7),
     (check_soft_update, ref_soft_update, 6),
     (check_epsilon_schedule, ref_linear_epsilon, 9),
-    (check_vectorized_env, StudentVecEnv, 10),
+    (check_vectorized_env, StudentVecEnv, 11),
     (check_evaluate, ref_evaluate, 9),
     (check_evaluate, sequential_evaluate, 9),
     (check_evaluate, student_evaluate, 9),

@@ -85,7 +85,7 @@ def ref_q_update(q_table, state, action, reward, next_state, terminated, alpha, 
         (check_exponential_epsilon, ref_exponential, 7),
         (check_step_target, ref_step_target, 8),
         (check_discretise, ref_discretise, 5),
-        (check_q_learning_update, ref_q_update, 6),
+        (check_q_learning_update, ref_q_update, 7),
     ],
     ids=lambda x: getattr(x, "__name__", str(x)),
 )

@@ -78,9 +78,9 @@ def test_vector_env_copies_without_the_time_limit_fail():
     assert "your copies do not carry the env's time limit" in text and "Keep the two flags apart" not in text
 
 
-def test_vector_env_reference_still_passes_all_ten():
+def test_vector_env_reference_still_passes_all_eleven():
     report = check_vectorized_env(StudentVecEnv)
-    assert report.passed and len(report.results) == 10, str(report)
+    assert report.passed and len(report.results) == 11, str(report)
 
 
 # --------------------------------------------------------------------------- exercise 2: the wasted steps

@@ -352,17 +352,20 @@ def check_q_learning_update(fn) -> CheckReport:
     The tabular Q-learning update, in place: ``Q[s, a] += alpha * (y - Q[s, a])`` with
     ``y = r + gamma * max_a' Q[s', a']``, or ``y = r`` when ``terminated``. Tests: the step
     towards the target; the caller's table changes (in place; returning it as well is fine);
-    only ``Q[s, a]`` changes; terminal states do not bootstrap; the max over next actions;
-    alpha and gamma. The test table is built so that wrong answers cannot agree by chance:
-    Q[s, a] differs from the reward, the next state's best value differs from the table's, and
-    swapping alpha and gamma changes the result. Recognises a table that never changes, an
+    only ``Q[s, a]`` changes; the update of an action that is not the state's best (Q[s, a]
+    below max Q[s]); terminal states do not bootstrap; the max over next actions; alpha and
+    gamma. The test table is built so that wrong answers cannot agree by chance: Q[s, a] differs
+    from the reward, the next state's best value differs from the table's, and swapping alpha
+    and gamma changes the result. Recognises a table that never changes, an
     inverted terminal mask, no terminal mask at all, a skipped or full terminal update, a
     whole-row update, an update written into the next state's row, a bootstrap from the whole
     table's max, from Q[s', a], from the current state's row or from the argmax's index, alpha
     and gamma swapped, alpha ignored, a step that is not a gap, a gap taken from the next
     state's value instead of Q[s, a], the mixture form added with ``+=``, the update applied
-    twice, the gap's parentheses missing (``alpha * target - Q[s, a]``), and the notebook's
-    constants ALPHA = 0.1 and GAMMA = 0.99 used instead of the alpha and gamma arguments.
+    twice, the gap's parentheses missing (``alpha * target - Q[s, a]``), the notebook's
+    constants ALPHA = 0.1 and GAMMA = 0.99 used instead of the alpha and gamma arguments, the
+    update written into the state's best action's entry ``Q[s, argmax Q[s]]`` instead of
+    ``Q[s, a]``, and a gap taken from the state's value ``max Q[s]`` instead of ``Q[s, a]``.
     """
     name = "check_q_learning_update"
     signature = "fn(q_table (n_states, n_actions), state, action, reward, next_state, terminated, alpha, gamma)"
@@ -426,6 +429,14 @@ def check_q_learning_update(fn) -> CheckReport:
         if changed not in ([[0, 1]], []):
             raise Fail("only Q[0, 1] changed by the update of (s=0, a=1)", f"changed entries {changed}",
                        "Update the one entry q_table[state, action].")
+
+    def other_action():
+        hint = "Move Q[s, a] a fraction alpha of the way from its old value towards the target."
+        if matches({}, {}):  # right for the state's best action, wrong for another: the greedy action crept in
+            hint = ("Update the entry of the action that was taken, q_table[state, action], moving it from its own "
+                    "old value towards the target: the state's best action plays no part in the update.")
+        compare("action 2 taken, not the state's best action 1: Q[0, 2] moves a step alpha from its own value -1 "
+                "towards r + gamma * max Q[1]", hint, action=2)
 
     def terminal():
         compare("terminated: the target is the reward alone, and Q[s, a] still moves a step alpha towards it",
@@ -573,6 +584,26 @@ def check_q_learning_update(fn) -> CheckReport:
                 return True
         return False
 
+    def greedy_entry() -> bool:
+        """The update lands in the entry of the state's best action, argmax Q[s], not in Q[s, a]."""
+        for s, a, ns in ((0, 2, 1), (0, 0, 2), (2, 1, 0), (1, 1, 2), (0, 1, 1)):
+            if not matches({"state": s, "action": a, "next_state": ns},
+                           {"state": s, "action": int(base[s].argmax()), "next_state": ns}):
+                return False
+        return True
+
+    def gap_from_state_value() -> bool:
+        """The step is alpha * (target - max Q[s]): the gap measured from the state's value, not from Q[s, a]."""
+        for s, a, ns, alpha, gamma, reward, done in ((0, 2, 1, 0.5, 0.9, 1.0, False), (2, 0, 1, 0.3, 0.5, 0.5, False),
+                                                     (1, 1, 2, 0.5, 0.9, 3.0, True), (0, 1, 1, 0.5, 0.9, 1.0, False)):
+            table = base.copy()
+            target = reward + (0.0 if done else gamma * base[ns].max())
+            table[s, a] += alpha * (target - base[s].max())
+            got = updated(state=s, action=a, next_state=ns, alpha=alpha, gamma=gamma, reward=reward, terminated=done)
+            if got.shape != base.shape or not np.allclose(got, table):
+                return False
+        return True
+
     def applied_twice() -> bool:
         """Two steps: the second from where the first ended (1 - (1 - alpha)^2 of the gap), or the same one again."""
         rules = [lambda old, target, alpha, gamma, row, a, f=f: old + f(alpha) * (target - old)
@@ -583,11 +614,13 @@ def check_q_learning_update(fn) -> CheckReport:
         Test("moves Q[s, a] a step alpha towards r + gamma * max Q[s']", step),
         Test("updates the table passed in (in place)", in_place),
         Test("changes only Q[s, a]", only_entry),
+        Test("updates the action taken, also when it is not the state's best action", other_action),
         Test("no bootstrap from a terminated state", terminal),
         Test("bootstraps from the best next action (max)", max_next),
         Test("uses alpha and gamma", alpha_gamma),
     ]
-    value_tests = ["moves Q[s, a] a step alpha towards r + gamma * max Q[s']",
+    other_action_test = "updates the action taken, also when it is not the state's best action"
+    value_tests = ["moves Q[s, a] a step alpha towards r + gamma * max Q[s']", other_action_test,
                    "bootstraps from the best next action (max)", "uses alpha and gamma"]
     terminal_test = ["no bootstrap from a terminated state"]
     mistakes = [
@@ -646,6 +679,17 @@ def check_q_learning_update(fn) -> CheckReport:
         Mistake("you changed the whole row Q[state], not only the entry of the action taken.", whole_row,
                 "Only the action that was taken has a new sample of its value; the other actions of the state keep "
                 "theirs.", explains=None),
+        Mistake("you updated the entry of the state's best action, Q[s, argmax Q[s]], not the one of the action "
+                "taken, Q[s, a].", greedy_entry,
+                "The step (s, a, r, s') is evidence about the action the agent took, whichever action it was: "
+                "exploration takes actions that are not the best, and their values must be learnt too. Write into "
+                "q_table[state, action]; the argmax has no place in the update of the current state (the max "
+                "belongs to the next state's row, inside the target).", explains=[other_action_test]),
+        Mistake("your step measures the gap from the state's value, max Q[s], not from Q[s, a]: it is alpha * "
+                "(target - max Q[state]).", gap_from_state_value,
+                "The gap that drives the update is how far the target lies from the entry being updated, Q[s, a] "
+                "itself. When the action taken is the state's best, the two agree (so the first test passed); for "
+                "any other action, Q[s, a] must move from its own old value.", explains=[other_action_test]),
         Mistake("you bootstrapped from the largest value in the whole table, not in the next state's row.",
                 bootstraps_from(lambda row, a: base.max()),
                 "The max runs over the actions of next_state only: the row of the next state, not every entry.",

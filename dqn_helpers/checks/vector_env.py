@@ -5,6 +5,8 @@ Built step by step in ``notebooks/05_vectorized_envs.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from dqn_helpers.checks.delegation import OWN_CODE, inherited, own_code_test
@@ -26,11 +28,14 @@ def check_vectorized_env(cls) -> CheckReport:
     observation; auto-reset after an episode ends; ``terminated`` flags CartPole
     failures; time-limit truncations (``max_episode_steps=5``) are ``truncated``, not
     ``terminated``; copies stepped with different actions each follow their own;
-    a truncated copy is reset too; the copies keep the env's time limit; the class's
-    own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s); new arrays at every step.
+    a truncated copy is reset too; the copies keep the env's time limit; the time limit starts
+    again with every episode (15 steps with ``max_episode_steps=5``: the episodes after a copy's
+    first cut last 5 steps too); the class's own code (not :class:`dqn_helpers.VectorizedEnvWrapper`'s);
+    new arrays at every step.
     Recognises ``final_obs`` stored without a copy of ``next_obs``; ``final_obs`` and ``next_obs``
     swapped where an episode ended (the reset observation as ``final_obs``, the last one as
-    ``next_obs``); ``final_obs`` holding the observation the action was taken in.
+    ``next_obs``); ``final_obs`` holding the observation the action was taken in; a time limit
+    whose counter is never reset (an ended copy reset with ``env.unwrapped.reset()``).
     """
     import gymnasium as gym
 
@@ -336,9 +341,59 @@ def check_vectorized_env(cls) -> CheckReport:
                 hint,
             )
 
+    def limit_episodes() -> list[list[tuple[int, bool]]]:
+        """15 steps of 2 copies with max_episode_steps=5, the pole kept up: per copy, (length, truncated) of each
+        episode that ended after the copy's first time-limit cut, if that cut came at step 5 and reset the copy
+        (otherwise ``None`` for that copy: the other tests say what went wrong)."""
+        if "limit" not in run:
+            env = make(2, max_episode_steps=5)
+            reset(env, 0, 2)
+            episodes: list = [[], []]
+            length, cut = [0, 0], [False, False]
+            for t in range(15):
+                fields = step(env, np.full(2, t % 2), 2)
+                for i in range(2):
+                    length[i] += 1
+                    ended = bool(fields["terminated"][i] or fields["truncated"][i])
+                    if cut[i] and episodes[i] is not None and (ended or length[i] == 6):  # 6: ran past the limit
+                        episodes[i].append((length[i], bool(fields["truncated"][i])))
+                    if not ended:
+                        continue
+                    if not cut[i]:
+                        nxt, fin = fields["next_obs"][i], fields["final_obs"][i]
+                        reset_here = not np.allclose(nxt, fin) and np.abs(nxt).max() <= 0.05
+                        if not (t == 4 and fields["truncated"][i] and reset_here):
+                            episodes[i] = None  # not cut at step 5, or not reset: other tests report it
+                        cut[i] = True
+                    length[i] = 0
+            run["limit"] = episodes
+        return run["limit"]
+
+    def limit_restarts():
+        for i, episodes in enumerate(limit_episodes()):
+            if not episodes:
+                continue
+            lengths = [n for n, _ in episodes]
+            wrong = [k for k, (n, truncated) in enumerate(episodes) if n > 5 or (n != 5 and truncated)]
+            if wrong:
+                k = wrong[0]
+                raise Fail(f"copy {i}'s episode {k + 2} to last its full 5 steps, like the first, cut at step 5 "
+                           "(max_episode_steps=5; the pole stays up)",
+                           ("it ran on past 5 steps without a cut" if lengths[k] > 5 else
+                            f"it was cut after {lengths[k]} step{'s' if lengths[k] != 1 else ''}; the lengths of "
+                            f"the episodes after the first cut: {lengths}"),
+                           "Every episode gets the whole time limit: the TimeLimit wrapper counts the steps since "
+                           "the copy's last reset, so reset an ended copy through its wrappers (env.reset()).")
+
+    def limit_never_restarts() -> bool:
+        """After its first cut, every episode of a copy is cut again after one step: the counter never restarts."""
+        runs = [e for e in limit_episodes() if e]
+        return bool(runs) and all(len(e) >= 2 and all(n == 1 and truncated for n, truncated in e) for e in runs)
+
     transition_tests = ["final_obs is the true last observation of each transition",
                         "auto-reset after an episode ends (next_obs starts the new episode)"]
     flags_test = "terminated and rewards match each copy's env.step()"
+    limit_test = "the time limit starts again with every episode of a copy (past two cuts)"
     tests = [
         Test("reset(seed) returns an array (num_envs, obs_dim)", reset_shape, required=True),
         Test(OWN_CODE, own_code_test(reset_and_step, references, "your class",
@@ -355,6 +410,7 @@ def check_vectorized_env(cls) -> CheckReport:
         Test("every episode of a copy starts from a new state (no re-seeding at auto-reset)", fresh_starts),
         Test(flags_test, terminated_flags),
         Test("terminated vs truncated kept apart (time limit gives truncated)", truncation_apart),
+        Test(limit_test, limit_restarts),
     ]
     try:
         mistakes = [
@@ -382,6 +438,16 @@ def check_vectorized_env(cls) -> CheckReport:
                 "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
                 "each copy's env.step() returns as its final_obs (and as its next_obs unless the episode ended).",
                 explains=transition_tests,
+            ),
+            Mistake(
+                "the time limit's counter is never reset: after a copy's first cut, every step comes back "
+                "truncated.",
+                limit_never_restarts,
+                "The time limit's counter is never reset: reset the copy through its wrappers, e.g. env.reset(), "
+                "not env.unwrapped.reset(). The TimeLimit wrapper counts the steps since its own reset() was "
+                "called; a reset that bypasses it starts a new episode in the inner env while the counter stays "
+                "past the limit, so the copy's every later episode is cut after one step.",
+                explains=[limit_test],
             ),
         ]
         return run_tests(name, tests, signature, mistakes, subject="your class's methods")
@@ -421,9 +487,11 @@ class _ScriptedEnv:
 
 
 # 10 vector steps of 2 copies (a period that repeats): which env steps are marked learnable=False and which end an
-# episode. Unlike NEXT_STEP's, the two do not line up, so counting the one cannot stand in for the other.
-_WASTED = np.array([[0, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [1, 0], [0, 0], [0, 0]], dtype=bool)
-_ENDED = np.array([[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0]], dtype=bool)
+# episode. Unlike NEXT_STEP's, the two do not line up, so counting the one (or the steps after it) cannot stand in
+# for the other; step 4 wastes both copies at once, so counting vector steps with a wasted copy falls short; the
+# last step ends an episode, so counting the steps after ended episodes differs from counting the ended ones.
+_WASTED = np.array([[0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0]], dtype=bool)
+_ENDED = np.array([[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [1, 0], [0, 1], [1, 0]], dtype=bool)
 # one real (learnable) step that pays no reward: a reward of 0 does not mark a wasted step
 _NO_REWARD = np.array([[0, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=bool)
 
@@ -455,6 +523,15 @@ class _ScriptedVectorEnv:
                           truncated=np.zeros(2, dtype=bool), learnable=~_WASTED[k])
 
 
+def _scripted_counts(n_vector_steps: int) -> dict[str, int]:
+    """What the scripted vector env's first ``n_vector_steps`` steps hold: the right count and the wrong ones."""
+    k = np.arange(n_vector_steps) % len(_WASTED)
+    wasted, ended = _WASTED[k], _ENDED[k]
+    return {"wasted": int(wasted.sum()), "vector steps with a wasted copy": int(wasted.any(axis=1).sum()),
+            "ended": int(ended.sum()), "after ended": int(ended[:-1].sum()),
+            "no reward": int((wasted | _NO_REWARD[k]).sum())}
+
+
 def _act(obs):
     """A policy for the scripted envs: push left in every row."""
     return np.zeros(len(np.atleast_2d(obs)), dtype=np.int64)
@@ -481,7 +558,12 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
     env (tested on a scripted env with known lengths, some ending by truncation).
     ``wasted_share(vec_env, policy, n_vector_steps)``: the share of ``learnable=False`` steps among all
     env steps played (tested on a scripted vector env whose wasted steps do not line up with its
-    ended episodes).
+    ended episodes nor with the steps after them, and which wastes both copies at one vector step).
+    A failed ``predicted_share`` states the property asked for, not the values (they would give the
+    formula away). Recognises a median of the episode lengths instead of their mean, and a
+    ``wasted_share`` that counts vector steps with a wasted copy (divided by the env steps or by the
+    vector steps), the steps that end an episode, the steps after those, the steps that paid no
+    reward, divides by the vector steps, or gives the share of learnable steps.
     """
     name = "check_wasted_steps"
     signature = ("predicted_share(mean_length), mean_episode_length(env, policy, n_episodes), "
@@ -512,8 +594,9 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
             hint = "That is the share of real steps; the question asks for the wasted ones."
         elif got[1] > 1 or got[1] < 0:
             hint = "A share lies between 0 and 1. " + hint
-        raise Fail(f"predicted_share(1, 9, 99) = {list(expected.values())}", f"{[round(v, 6) for v in got.values()]}",
-                   hint)
+        raise Fail("predicted_share(L) for L = 1, 9 and 99: the share of all env steps that NEXT_STEP wastes when "
+                   "episodes last L real steps on average, a fraction between 0 and 1 that wasted_share would "
+                   "measure on such episodes", f"{[round(v, 6) for v in got.values()]} for L = 1, 9 and 99", hint)
 
     def lengths():
         for n_episodes in (5, 3):
@@ -559,30 +642,90 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
         for n_vector_steps in (10, 20):
             vec_env = _ScriptedVectorEnv()
             got = number(wasted_share(vec_env, _act, n_vector_steps), "wasted_share")
-            want = 0.15  # 3 wasted env steps in every 10 vector steps of 2 copies
+            counts = _scripted_counts(n_vector_steps)
+            want = counts["wasted"] / (2 * n_vector_steps)
             if abs(got - want) < 1e-9:
                 continue
             hint = "Count the env steps marked learnable=False and divide by every env step played."
             if vec_env.t != n_vector_steps:
                 hint = f"Play exactly n_vector_steps vector steps on the vec_env passed in (you played {vec_env.t})."
-            elif abs(got - 0.25) < 1e-9:
-                hint = ("You counted the steps that end an episode (terminated or truncated). The wasted steps are "
-                        "the ones after those, the ones the wrapper marks learnable=False; here the two do not line "
-                        "up, so count the marks themselves.")
-            elif abs(got - 0.2) < 1e-9:
-                hint = ("You counted the steps that paid no reward. A real step can pay 0 too (this scripted env has "
-                        "one), and what makes a step wasted is the wrapper's mark, learnable=False, not its reward.")
-            elif abs(got - 0.3) < 1e-9:
-                hint = ("You divided by the number of vector steps; each vector step plays num_envs env steps, and "
-                        "the share is among env steps.")
-            elif abs(got - 0.85) < 1e-9:
-                hint = "That is the share of learnable steps; the wasted ones are those with learnable=False."
-            raise Fail(f"share {want} after {n_vector_steps} vector steps of 2 copies on a scripted vector env "
-                       "(3 of every 20 env steps marked learnable=False, 5 ending an episode)", f"{got:g}", hint)
+            raise Fail(f"share {want:g} after {n_vector_steps} vector steps of 2 copies on a scripted vector env "
+                       f"({counts['wasted']} of the {2 * n_vector_steps} env steps marked learnable=False, "
+                       f"{counts['ended']} ending an episode)", f"{got:g}", hint)
 
+    measured: dict[int, float] = {}
+
+    def share_counts(rule: Callable[[dict[str, int], int], float]) -> Callable[[], bool]:
+        """A detector: wasted_share gives ``rule(counts of the first n vector steps, n)`` for n = 10, 20 and 7."""
+        def detect() -> bool:
+            for n in (10, 20, 7):
+                if n not in measured:
+                    vec_env = _ScriptedVectorEnv()
+                    measured[n] = float(wasted_share(vec_env, _act, n))
+                    if vec_env.t != n:
+                        return False
+                if abs(measured[n] - rule(_scripted_counts(n), n)) > 1e-9:
+                    return False
+            return True
+        return detect
+
+    def median_length() -> bool:
+        """mean_episode_length gives the median of the scripted lengths (5, 3 and 4 episodes), not their mean."""
+        for n_episodes in (5, 3, 4):
+            got = float(mean_episode_length(_ScriptedEnv(), _act_on_batch, n_episodes))
+            if abs(got - float(np.median(_SCRIPTED_LENGTHS[:n_episodes]))) > 1e-9:
+                return False
+        return True
+
+    length_test = "mean_episode_length: mean real steps per episode, ending on either flag"
+    share_test = "wasted_share: learnable=False steps among all env steps"
     tests = [
         Test("predicted_share: the share of wasted env steps for mean lengths 1, 9 and 99", prediction),
-        Test("mean_episode_length: mean real steps per episode, ending on either flag", lengths),
-        Test("wasted_share: learnable=False steps among all env steps", wasted),
+        Test(length_test, lengths),
+        Test(share_test, wasted),
     ]
-    return run_tests(name, tests, signature, subject="your functions")
+    mistakes = [
+        Mistake("mean_episode_length returns the median of the episode lengths, not their mean.", median_length,
+                "The median is the middle length; the share of wasted steps depends on the total number of steps, "
+                "so it needs the mean: the steps of all the episodes added up, divided by the number of episodes "
+                "(np.mean, not np.median).", explains=[length_test]),
+        Mistake("wasted_share counts the vector steps with a wasted copy, not the wasted env steps: a vector step "
+                "in which two copies waste a step counts once.",
+                share_counts(lambda c, n: c["vector steps with a wasted copy"] / (2 * n)),
+                "Each copy plays its own env step at every vector step, and each of them is wasted or not on its "
+                "own: count the learnable=False entries of every step (the scripted vector env has a step where "
+                "both copies are wasted at once), e.g. (~step.learnable).sum(), not whether any copy was.",
+                explains=[share_test]),
+        Mistake("wasted_share counts the vector steps with a wasted copy and divides by the vector steps.",
+                share_counts(lambda c, n: c["vector steps with a wasted copy"] / n),
+                "The share is among env steps: count every learnable=False entry (two copies wasted at the same "
+                "vector step are two wasted env steps) and divide by all the env steps played, n_vector_steps * "
+                "num_envs.", explains=[share_test]),
+        Mistake("wasted_share counts the steps that end an episode (terminated or truncated), not the wasted ones.",
+                share_counts(lambda c, n: c["ended"] / (2 * n)),
+                "You counted the steps that end an episode (terminated or truncated). Those are real steps, "
+                "with a real final observation; the wasted steps are the ones the wrapper marks learnable=False. "
+                "This scripted env marks other steps than the ended ones, so count the marks themselves.",
+                explains=[share_test]),
+        Mistake("wasted_share counts the steps that follow an ended episode, not the steps marked learnable=False.",
+                share_counts(lambda c, n: c["after ended"] / (2 * n)),
+                "You counted the step after each ended episode, where NEXT_STEP would waste one. What makes a step "
+                "wasted is the wrapper's mark, learnable=False: the exercise measures the marks, and this scripted "
+                "env puts them elsewhere (so that a count of the flags cannot stand in for them). Count the "
+                "learnable=False entries of each step (your count also misses the step after an episode that ends "
+                "on the last vector step).", explains=[share_test]),
+        Mistake("wasted_share counts the steps that paid no reward, not the steps marked learnable=False.",
+                share_counts(lambda c, n: c["no reward"] / (2 * n)),
+                "You counted the steps that paid no reward. A real step can pay 0 too (this scripted env has one), "
+                "and what makes a step wasted is the wrapper's mark, learnable=False, not its reward.",
+                explains=[share_test]),
+        Mistake("wasted_share divides by the number of vector steps, not by the env steps.",
+                share_counts(lambda c, n: c["wasted"] / n),
+                "You divided by the number of vector steps; each vector step plays num_envs env steps, and the "
+                "share is among env steps.", explains=[share_test]),
+        Mistake("wasted_share returns the share of learnable steps, not of wasted ones.",
+                share_counts(lambda c, n: 1 - c["wasted"] / (2 * n)),
+                "That is the share of learnable steps; the wasted ones are those with learnable=False.",
+                explains=[share_test]),
+    ]
+    return run_tests(name, tests, signature, mistakes, subject="your functions")
