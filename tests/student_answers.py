@@ -66,9 +66,28 @@ class StudentVecEnv:
         truncated = np.array([r[3] for r in results])
         next_obs = np.array(final_obs)  # a copy: the resets below must not touch final_obs
         for i in np.flatnonzero(terminated | truncated):
-            next_obs[i] = self.envs[i].reset()[0]
+            next_obs[i] = self._reset_copy(i)
         return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, terminated=terminated, truncated=truncated,
                                rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+    def _reset_copy(self, i):
+        """The first observation of copy i's next episode (a hook for the wrong answers that reset it otherwise)."""
+        return self.envs[i].reset()[0]
+
+
+def student_q_learning_update(q, s, a, r, s2, terminated, alpha, gamma):
+    """Notebook 01's tabular update: one step alpha from Q[s, a] towards the target, no bootstrap when terminated."""
+    target = r + (0.0 if terminated else gamma * q[s2].max())
+    q[s, a] += alpha * (target - q[s, a])
+
+
+def student_discretise(obs, low, high, n_bins):
+    """Notebook 01's binning, dimension by dimension: clip, floor, combine the digits in base n_bins[d]."""
+    index = 0
+    for x, lo, hi, n in zip(obs, low, high, n_bins, strict=True):
+        fraction = (min(max(x, lo), hi) - lo) / (hi - lo)
+        index = index * n + min(int(fraction * n), n - 1)
+    return int(index)
 
 
 def student_td_target(rewards, terminated, next_q_values, gamma):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import gymnasium as gym
 import numpy as np
 import pytest
-from check_reports import failed, lenient  # noqa: F401 (lenient: an autouse fixture)
+from check_reports import failed, lenient, named  # noqa: F401 (lenient: an autouse fixture)
 from student_answers import StudentVecEnv
 
 from dqn_helpers.checks import check_vectorized_env
@@ -90,7 +90,7 @@ def predicted_share(mean_length):
     return 1 / (mean_length + 1)
 
 
-def mean_episode_length(env, policy, n_episodes, seed=0):
+def episode_lengths(env, policy, n_episodes, seed=0):
     obs, _ = env.reset(seed=seed)
     lengths = []
     for _ in range(n_episodes):
@@ -101,7 +101,11 @@ def mean_episode_length(env, policy, n_episodes, seed=0):
             done = terminated or truncated
         lengths.append(length)
         obs, _ = env.reset()
-    return float(np.mean(lengths))
+    return lengths
+
+
+def mean_episode_length(env, policy, n_episodes, seed=0):
+    return float(np.mean(episode_lengths(env, policy, n_episodes, seed)))
 
 
 def wasted_share(vec_env, policy, n_vector_steps, seed=0):
@@ -316,3 +320,125 @@ def test_wasted_steps_unbatched_policy_fails():
     report = check_wasted_steps(predicted_share, length_with_unbatched_policy, wasted_share)
     assert failed(report) == ["mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
     assert "batch of one" in str(report)
+
+
+# --------------------------------------------------------------------------- wrong answers named after expert review
+#
+# Each once passed or got a misleading hint: a vectorized env whose final_obs and next_obs are swapped (the
+# hint named deep copies), or that resets its copies with env.unwrapped.reset(), which never restarts the time
+# limit's counter; wasted_share counting the vector steps with a wasted copy, or the steps after ended
+# episodes; a median episode length. A failed predicted_share states the property, not the values (the formula).
+
+# --------------------------------------------------------------------------- correct answers still pass
+
+
+def test_correct_vectorized_env_passes():
+    report = check_vectorized_env(StudentVecEnv)
+    assert report, str(report)
+
+
+def test_the_reference_answers_pass():
+    env_report = check_vectorized_env(StudentVecEnv)
+    assert env_report and len(env_report.results) == 11, str(env_report)
+    assert check_wasted_steps(predicted_share, mean_episode_length, wasted_share)
+    # (the reference tabular update of that round: tests/test_checks_nb01.py)
+
+
+# --------------------------------------------------------------------------- exercise 1: final_obs and next_obs swapped
+
+
+class SwappedObsVecEnv(StudentVecEnv):
+    """Returns the reset observation as final_obs and the one env.step() returned as next_obs."""
+
+    def step(self, actions):
+        out = super().step(actions)
+        return SimpleNamespace(next_obs=out.final_obs, final_obs=out.next_obs, rewards=out.rewards,
+                               terminated=out.terminated, truncated=out.truncated)
+
+
+def test_final_obs_and_next_obs_swapped_are_named():
+    text = named(check_vectorized_env(SwappedObsVecEnv), "final_obs and next_obs swapped",
+                 absent=("deepcopy", "same object used several times", "Pass on each copy's own terminated"))
+    assert "other way round" in text
+
+
+# --------------------------------------------------------------------------- exercise 1: the time limit's counter
+
+
+class UnwrappedReset(StudentVecEnv):
+    """Resets an ended copy below its wrappers: the TimeLimit's step counter is never reset."""
+
+    def _reset_copy(self, i):
+        return self.envs[i].unwrapped.reset()[0]
+
+
+def test_a_reset_below_the_time_limit_is_named():
+    report = check_vectorized_env(UnwrappedReset)
+    assert failed(report) == ["the time limit starts again with every episode of a copy (past two cuts)"], str(report)
+    text = named(report, "the time limit's counter is never reset")
+    assert "not env.unwrapped.reset()" in text and "cut after 1 step" in text
+
+
+# --------------------------------------------------------------------------- exercise 2: the wasted steps
+
+SHARE = "wasted_share: learnable=False steps among all env steps"
+
+
+def share_of_vector_steps(vec_env, policy, n_vector_steps, seed=0):
+    """Counts the vector steps with any wasted copy."""
+    obs = vec_env.reset(seed=seed)
+    wasted = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int(not step.learnable.all())
+        obs = step.next_obs
+    return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def share_after_ended(vec_env, policy, n_vector_steps, seed=0):
+    """Counts the step after each ended episode."""
+    obs = vec_env.reset(seed=seed)
+    wasted, ended = 0, np.zeros(vec_env.num_envs, dtype=bool)
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int(ended.sum())
+        ended = np.asarray(step.terminated) | np.asarray(step.truncated)
+        obs = step.next_obs
+    return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def median_episode_length(env, policy, n_episodes, seed=0):
+    return float(np.median(episode_lengths(env, policy, n_episodes, seed)))
+
+
+def test_counting_vector_steps_with_a_wasted_copy_is_named():
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_of_vector_steps)
+    assert failed(report) == [SHARE], str(report)
+    named(report, "counts the vector steps with a wasted copy, not the wasted env steps")
+
+
+def test_counting_the_steps_after_ended_episodes_is_named():
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_after_ended)
+    assert failed(report) == [SHARE], str(report)
+    named(report, "the steps that follow an ended episode", absent=("You counted the steps that end an episode",))
+
+
+def test_a_median_length_is_named():
+    report = check_wasted_steps(predicted_share, median_episode_length, wasted_share)
+    assert failed(report) == ["mean_episode_length: mean real steps per episode, ending on either flag"], str(report)
+    named(report, "the median of the episode lengths")
+
+
+@pytest.mark.parametrize("share", [lambda n: 1 / (n + 2), lambda n: 100 / (n + 1), lambda n: 1 / n],
+                         ids=["1/(L+2)", "percent", "1/L"])
+def test_a_failed_prediction_does_not_give_the_values_away(share):
+    report = check_wasted_steps(share, mean_episode_length, wasted_share)
+    text = str(report)
+    assert failed(report) == ["predicted_share: the share of wasted env steps for mean lengths 1, 9 and 99"], text
+    assert "0.5, 0.1, 0.01" not in text and "[0.5" not in text
+    assert "a fraction between 0 and 1" in text
+
+
+def test_the_counts_still_named_keep_their_words():
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_of_ended)
+    named(report, "counts the steps that end an episode", absent=("follow an ended episode",))
