@@ -305,7 +305,7 @@ def test_q_learning_update_mistakes():
         q_table[state, action] += alpha * (target - q_table[state, action])
 
     assert_mistake(check_q_learning_update(sarsa_like), "same action in the next state",
-                   absent=("Use the alpha and gamma arguments",))
+                   absent=("numbers written into the function instead of the arguments",))
 
     def no_terminal(q_table, state, action, reward, next_state, terminated, alpha, gamma):
         q_table[state, action] += alpha * (reward + gamma * q_table[next_state].max() - q_table[state, action])
@@ -382,7 +382,7 @@ def _q_update(q, s, a, r, ns, terminated, alpha, gamma, *, slip=None):
 ])
 def test_q_learning_update_reward_mistakes_are_named(slip, words):
     assert_mistake(check_q_learning_update(lambda *args: _q_update(*args, slip=slip)), words,
-                   absent=("Use the alpha and gamma arguments",))
+                   absent=("numbers written into the function instead of the arguments",))
     assert check_q_learning_update(_q_update)
 
 
@@ -392,4 +392,4 @@ def test_q_learning_update_with_the_mixture_weights_swapped_is_named():
         q[s, a] = alpha * q[s, a] + (1 - alpha) * target
 
     assert_mistake(check_q_learning_update(swapped_mixture), "your step has size 1 - alpha",
-                   absent=("Use the alpha and gamma arguments",))
+                   absent=("numbers written into the function instead of the arguments",))

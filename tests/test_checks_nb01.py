@@ -81,7 +81,7 @@ def same_step_added_twice(q, s, a, r, s2, terminated, alpha, gamma):
     q[s, a] += step
 
 
-GENERIC_ALPHA_GAMMA = "Use the alpha and gamma arguments"
+GENERIC_ALPHA_GAMMA = "numbers written into the function instead of the arguments"
 GENERIC_MAX = "Bootstrap from the best value among the next state's actions"
 
 
@@ -96,6 +96,15 @@ def test_no_terminal_mask_is_named():
 def test_gap_from_the_next_state_instead_of_q_s_a_is_named(answer):
     named(check_q_learning_update(answer), "gap from the next state's value, not from Q[s, a]",
           absent=(GENERIC_ALPHA_GAMMA, GENERIC_MAX))
+
+
+def discounted_twice(q, s, a, r, s2, terminated, alpha, gamma):
+    target = r + (0.0 if terminated else gamma * gamma * q[s2].max())
+    q[s, a] += alpha * (target - q[s, a])
+
+
+def test_next_value_discounted_twice_is_named():
+    named(check_q_learning_update(discounted_twice), "discounted twice", absent=(GENERIC_ALPHA_GAMMA, GENERIC_MAX))
 
 
 def test_mixture_written_with_plus_equals_is_named():
@@ -125,7 +134,7 @@ def notebook_alpha_only(q, s, a, r, s2, terminated, alpha, gamma):
 
 def test_missing_parentheses_are_named_and_not_blamed_on_fixed_numbers():
     report = check_q_learning_update(parens_missing)
-    text = named(report, "alpha * target", absent=("Use the alpha and gamma arguments, not fixed numbers",))
+    text = named(report, "alpha * target", absent=("numbers written into the function instead of the arguments",))
     assert "parentheses" in report.mistake and "Multiplication binds before subtraction" in text
     assert "alpha * (target - " not in text  # the hint does not hand over the solution line
     assert all(r.consequence for r in report.failures), text
@@ -136,7 +145,7 @@ def test_the_notebook_constants_are_named():
     text = named(report, "the notebook's constants ALPHA and/or GAMMA")
     assert "ALPHA = 0.1 and GAMMA = 0.99" in report.mistake_hint, text
     assert "uses alpha and gamma" in failed(report) and all(r.consequence for r in report.failures), text
-    assert "Use the alpha and gamma arguments, not fixed numbers" not in text
+    assert "numbers written into the function instead of the arguments" not in text
 
 
 def test_the_notebook_alpha_alone_is_named():

@@ -407,7 +407,7 @@ def test_inverted_sync_condition_is_named():
 
 def test_argmax_instead_of_max_in_the_tabular_update_is_named():
     named(check_q_learning_update(q_update_argmax), "*index* of the best next action (argmax)",
-          absent=("Use the alpha and gamma arguments",))
+          absent=("numbers written into the function instead of the arguments",))
 
 
 # --------------------------------------------------------------------------- 9. a different schedule
@@ -855,7 +855,7 @@ def q_update_from_current_state(q_table, state, action, reward, next_state, term
 
 def test_tabular_bootstrap_from_the_current_state_is_named():
     named(check_q_learning_update(q_update_from_current_state), "current state's row, Q[state]",
-          absent=("Use the alpha and gamma arguments", "same action in the next state"))
+          absent=("numbers written into the function instead of the arguments", "same action in the next state"))
 
 
 def q_update_written_into_next_state(q_table, state, action, reward, next_state, terminated, alpha, gamma):

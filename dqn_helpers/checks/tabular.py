@@ -449,7 +449,9 @@ def check_q_learning_update(fn) -> CheckReport:
 
     def alpha_gamma():
         for alpha, gamma in ((1.0, 0.5), (0.1, 0.0)):
-            compare(f"alpha {alpha}, gamma {gamma}", "Use the alpha and gamma arguments, not fixed numbers.",
+            compare(f"alpha {alpha}, gamma {gamma}", "With other alpha and gamma the result must change as the "
+                    "update says: alpha as the size of the step, gamma on the next state's value only (numbers "
+                    "written into the function instead of the arguments would also fail here).",
                     alpha=alpha, gamma=gamma)
 
     def matches(got_kwargs: dict, want_kwargs: dict) -> bool:
@@ -654,6 +656,11 @@ def check_q_learning_update(fn) -> CheckReport:
                 target_rule(lambda r, best, g: g * (r + best)),
                 "The reward of this step is received now, so it is not discounted; only the value of what comes "
                 "after, the best next value, is.", value_tests),
+        Mistake("the next state's value is discounted twice: your target is r + gamma**2 * max Q[s'].",
+                target_rule(lambda r, best, g: r + g * g * best),
+                "One step lies between s and s', so its value is discounted once: gamma times the best next value. "
+                "Discounting again (a gamma already inside a helper, or applied to the target as well) makes "
+                "every value look one step further away than it is.", value_tests),
         Mistake("the reward is missing from the target of non-terminated steps: your target is gamma * max Q[s'].",
                 target_rule(lambda r, best, g: g * best),
                 "Every step's target starts with the reward that step earned; the discounted best next value comes "
