@@ -596,3 +596,56 @@ def test_a_sample_range_shifted_by_one_is_named(answer):
 def test_a_real_field_swap_is_still_named():
     report = check_replay_buffer(ActionsTerminatedSwapped)
     named(report, "a field of the batch holds another field's values")
+
+
+# --------------------------------------------------------------------------- 6. a generator per call, len stuck
+
+
+class GeneratorPerCall(StudentRing):
+    """np.random.default_rng(self.seed) inside sample(): every batch of a size is the same."""
+
+    def __init__(self, capacity, obs_shape, seed=None):
+        super().__init__(capacity, obs_shape, seed)
+        self.seed = seed
+
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError("too many")
+        rng = np.random.default_rng(self.seed)
+        return _batch(self, rng.integers(0, self.size, size=batch_size))
+
+
+class LenFromPosition(StudentRing):
+    """self.size = max(self.size, self.position): after the wrap len stays stuck below the capacity."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        n = len(actions)
+        slots = np.arange(self.position, self.position + n) % self.capacity
+        self.obs[slots], self.next_obs[slots] = obs, next_obs
+        self.actions[slots], self.rewards[slots], self.terminated[slots] = actions, rewards, terminated
+        self.position = (self.position + n) % self.capacity
+        self.size = max(self.size, self.position)
+
+
+def test_a_generator_created_in_every_sample_is_named():
+    report = check_replay_buffer(GeneratorPerCall)
+    text = named(report, "creates a new generator at every call",
+                 absent=("store each row in its own slot", "Write at position % capacity"))
+    assert "Every batch is the same" in report.mistake_hint, text
+    assert "Create it once, in __init__, from seed" in report.mistake_hint, text
+    assert all(r.consequence for r in report.failures), text
+
+
+def test_len_stuck_behind_the_stored_rows_after_a_wrap_is_named():
+    report = check_replay_buffer(LenFromPosition)
+    text = named(report, "len() falls behind the stored transitions",
+                 absent=("Read the error message",))
+    assert ("len is 4 after storing 7 transitions into a buffer of capacity 5: it should be 5"
+            in report.mistake_hint), text
+    assert "independently of where the write position is" in report.mistake_hint, text
+    assert all(r.consequence for r in report.failures), text
+
+
+def test_the_reference_ring_still_passes():
+    report = check_replay_buffer(StudentRing)
+    assert report and report.mistake is None, str(report)

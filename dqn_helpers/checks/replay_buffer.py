@@ -105,7 +105,8 @@ def check_replay_buffer(cls) -> CheckReport:
     sampling from ``range(position)``; fields in each other's places (seen in non-zero values,
     not in empty slots); ``(B, 1)`` columns; float64 observations; sampling from all
     ``capacity`` slots; transitions kept as Python objects in a list; ``len()`` growing past the
-    capacity and ``len()`` returning the write position.
+    capacity, ``len()`` returning the write position or falling behind the stored rows after a wrap
+    (``max(size, position)``); a generator created anew in every ``sample()`` (every batch the same).
     """
     name = "check_replay_buffer"
     signature = (
@@ -355,6 +356,35 @@ def check_replay_buffer(cls) -> CheckReport:
         for k in range(7):
             remember(buf, k, 1)
         return length(buf) == 2
+
+    def len_behind_stored() -> bool:
+        """len() smaller than min(stored, capacity) once the ring wraps (e.g. ``max(size, position)``)."""
+        buf = make(5)
+        remember(buf, 0, 3)
+        if length(buf) != 3:  # right before the wrap: the count only goes wrong when the position falls back
+            return False
+        buf = make(5)
+        for k in range(7):
+            remember(buf, k, 1)
+        seen["len_behind"] = length(buf)
+        return 0 <= seen["len_behind"] < 5
+
+    def same_batch_every_call() -> bool:
+        """A generator created anew (from ``seed``) in every sample(): every batch of a size is the same."""
+        buf = make(100)
+        remember(buf, 0, 20)
+        if length(buf) != 20:
+            return False
+        rows = sample_ids(buf, 4, 10).reshape(10, 4)
+        if not (rows == rows[0]).all() or len(set(rows[0].tolist())) < 2:  # one index per batch: its own mistake
+            return False
+        stored = set()  # the stored rows are right: buffers with other seeds draw all 20 of them
+        for seed in range(1, 40):
+            other = make(100, seed=seed)
+            remember(other, 0, 20)
+            stored |= set(sample_ids(other, 4, 1).tolist())
+        seen["same_batch"] = rows[0].tolist()
+        return stored == set(range(20))
 
     def oversample():
         buf = make(100)
@@ -748,6 +778,25 @@ def check_replay_buffer(cls) -> CheckReport:
             "Keep two numbers: where the next row goes (it wraps around) and how many rows are filled (it stops at "
             "`capacity`). len() returns the second, and sampling draws from that many rows.",
             explains=[WRAP, WRAP_BATCH, RING],
+        ),
+        Mistake(
+            "len() falls behind the stored transitions once the ring wraps around: it follows the write position "
+            "instead of counting the rows stored.",
+            len_behind_stored,
+            lambda: f"Your len is {seen['len_behind']} after storing 7 transitions into a buffer of capacity 5: "
+            "it should be 5. The count of stored rows must grow with the rows stored, up to the capacity, "
+            "independently of where the write position is: the position wraps back towards 0 when the ring is "
+            "full, the count stays at the capacity. sample() then refuses batches your buffer could give.",
+            explains=[WRAP, WRAP_BATCH],
+        ),
+        Mistake(
+            "sample() creates a new generator at every call: every batch of the same size is the same.",
+            same_batch_every_call,
+            lambda: f"Every batch is the same: 10 calls of sample(4) on a buffer of 20 transitions all returned "
+            f"rows {seen['same_batch']}, though len() and the stored rows are right. Is your generator created "
+            "inside sample()? Made anew from `seed` at every call, it starts over and draws the same indices each "
+            "time. Create it once, in __init__, from seed, and draw every batch from it.",
+            explains=[UNIFORM, BATCH_ROWS, WRAP, WRAP_BATCH],
         ),
     ]
     return run_tests(name, tests, signature, mistakes)
