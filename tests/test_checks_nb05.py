@@ -442,3 +442,83 @@ def test_a_failed_prediction_does_not_give_the_values_away(share):
 def test_the_counts_still_named_keep_their_words():
     report = check_wasted_steps(predicted_share, mean_episode_length, share_of_ended)
     named(report, "counts the steps that end an episode", absent=("follow an ended episode",))
+
+
+# --------------------------------------------------------------------------- a reviewer's round (R05b)
+
+
+def share_of_one_copy(vec_env, policy, n_vector_steps, seed=0, copy=0):
+    """Counts copy 0's wasted steps only, divided by the vector steps."""
+    obs = vec_env.reset(seed=seed)
+    wasted = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int(~step.learnable[copy])
+        obs = step.next_obs
+    return wasted / n_vector_steps
+
+
+@pytest.mark.parametrize("copy", [0, 1])
+def test_counting_one_copy_only_is_named(copy):
+    def share(vec_env, policy, n_vector_steps, seed=0):
+        return share_of_one_copy(vec_env, policy, n_vector_steps, seed, copy)
+
+    report = check_wasted_steps(predicted_share, mean_episode_length, share)
+    assert failed(report) == [SHARE], str(report)
+    named(report, "counts one copy's wasted steps only", absent=("counts the vector steps with a wasted copy",
+                                                                   "paid no reward"))
+
+
+PREDICTION = "predicted_share: the share of wasted env steps for mean lengths 1, 9 and 99"
+
+
+@pytest.mark.parametrize("share", [lambda n: 1 / (n - 1), lambda n: np.float64(1) / np.float64(n - 1)],
+                         ids=["python", "numpy inf"])
+def test_a_prediction_off_by_one_the_other_way_is_named(share):
+    report = check_wasted_steps(share, mean_episode_length, wasted_share)
+    text = str(report)
+    assert failed(report) == [PREDICTION], text
+    assert "Off by one the other way" in text and "L + 1 env steps in all" in text, text
+    assert "which argument can be 0" not in text and "divided by zero" not in text, text
+    assert "0.5, 0.1, 0.01" not in text and "[0.5" not in text, text
+
+
+def test_another_division_by_zero_keeps_its_hint():
+    report = check_wasted_steps(lambda n: 1 / (n - 1) + 1, mean_episode_length, wasted_share)
+    text = str(report)
+    assert failed(report) == [PREDICTION], text
+    assert "Off by one the other way" not in text and "ZeroDivisionError" in text, text
+
+
+class LazyReset(StudentVecEnv):
+    """NEXT_STEP style: an ended copy is reset at the start of the next step(), not in the step where it ended."""
+
+    def reset(self, seed=None):
+        self.pending = np.zeros(self.num_envs, dtype=bool)
+        return super().reset(seed)
+
+    def step(self, actions):
+        for i in np.flatnonzero(self.pending):
+            self.envs[i].reset()
+        results = [env.step(int(a)) for env, a in zip(self.envs, actions, strict=True)]
+        obs = np.array([r[0] for r in results], dtype=np.float32)
+        terminated = np.array([r[2] for r in results])
+        truncated = np.array([r[3] for r in results])
+        self.pending = terminated | truncated
+        return SimpleNamespace(next_obs=obs.copy(), final_obs=obs, terminated=terminated, truncated=truncated,
+                               rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+
+def test_a_lazy_reset_is_named():
+    report = check_vectorized_env(LazyReset)
+    named(report, "reset lazily, at the start of the next step()",
+          absent=("copy.deepcopy(env)", "Pass on each copy's own terminated"))
+    assert "Reset the copy in the same step where its episode ended" in str(report)
+    assert set(failed(report)) == {"final_obs is the true last observation of each transition",
+                                   "auto-reset after an episode ends (next_obs starts the new episode)",
+                                   "terminated and rewards match each copy's env.step()"}, str(report)
+
+
+def test_the_reference_answers_still_pass_this_round():
+    assert check_vectorized_env(StudentVecEnv)
+    assert check_wasted_steps(predicted_share, mean_episode_length, wasted_share)

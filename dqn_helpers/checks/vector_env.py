@@ -35,7 +35,8 @@ def check_vectorized_env(cls) -> CheckReport:
     Recognises ``final_obs`` stored without a copy of ``next_obs``; ``final_obs`` and ``next_obs``
     swapped where an episode ended (the reset observation as ``final_obs``, the last one as
     ``next_obs``); ``final_obs`` holding the observation the action was taken in; a time limit
-    whose counter is never reset (an ended copy reset with ``env.unwrapped.reset()``).
+    whose counter is never reset (an ended copy reset with ``env.unwrapped.reset()``); a lazy reset (an
+    ended copy reset at the start of the next ``step()`` call, not in the step where it ended).
     """
     import gymnasium as gym
 
@@ -296,6 +297,22 @@ def check_vectorized_env(cls) -> CheckReport:
                                and np.abs(start).max() <= 0.05 and not np.allclose(start, last))
         return bool(swapped) and all(swapped)
 
+    def lazy_reset() -> bool:
+        """An ended copy is reset at the start of the next step() instead of in the step where it ended (like
+        NEXT_STEP): next_obs repeats the last observation, and the next step starts from a new episode's start."""
+        steps = rollout()
+        seen = []
+        for t, (_, f) in enumerate(steps[:-1]):
+            following = steps[t + 1][1]
+            for i in np.flatnonzero(f["terminated"] | f["truncated"]):
+                last = f["next_obs"][i]
+                moved = following["final_obs"][i]
+                # one step from a CartPole start (within ±0.05) moves the cart and the pole by under 0.05 * 0.02
+                seen.append(np.allclose(last, f["final_obs"][i]) and np.abs(last).max() > 0.05
+                            and np.abs(moved[[0, 2]]).max() <= 0.0511
+                            and not np.allclose(moved, true_step(last, 1)[0], atol=1e-4))
+        return bool(seen) and all(seen)
+
     def acted_on_obs_as_final() -> bool:
         pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
         return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
@@ -433,6 +450,17 @@ def check_vectorized_env(cls) -> CheckReport:
                 explains=[*transition_tests, flags_test],
             ),
             Mistake(
+                "an ended copy is reset lazily, at the start of the next step() call, instead of in the step where "
+                "its episode ended.",
+                lazy_reset,
+                "Your class resets a copy whose episode ended only when step() is called again (like NEXT_STEP), so "
+                "the step where the episode ended returns its last observation as next_obs, and the next step's "
+                "transition starts from a new episode the agent never saw (its final_obs, flags and reward belong "
+                "to that new episode). Reset the copy in the same step where its episode ended: keep the "
+                "observation env.step() returned as final_obs, and return the reset observation as next_obs.",
+                explains=[*transition_tests, flags_test],
+            ),
+            Mistake(
                 "final_obs is the observation the action was taken in, not the one env.step() returned.",
                 acted_on_obs_as_final,
                 "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
@@ -489,8 +517,9 @@ class _ScriptedEnv:
 # 10 vector steps of 2 copies (a period that repeats): which env steps are marked learnable=False and which end an
 # episode. Unlike NEXT_STEP's, the two do not line up, so counting the one (or the steps after it) cannot stand in
 # for the other; step 4 wastes both copies at once, so counting vector steps with a wasted copy falls short; the
-# last step ends an episode, so counting the steps after ended episodes differs from counting the ended ones.
-_WASTED = np.array([[0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0]], dtype=bool)
+# last step ends an episode, so counting the steps after ended episodes differs from counting the ended ones; the
+# copies waste different numbers of steps (2 and 3 a period), so counting one copy's only cannot stand in either.
+_WASTED = np.array([[0, 0], [1, 0], [0, 1], [0, 0], [1, 1], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0]], dtype=bool)
 _ENDED = np.array([[0, 1], [0, 0], [1, 0], [0, 0], [0, 0], [1, 1], [0, 0], [1, 0], [0, 1], [1, 0]], dtype=bool)
 # one real (learnable) step that pays no reward: a reward of 0 does not mark a wasted step
 _NO_REWARD = np.array([[0, 0], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=bool)
@@ -529,7 +558,8 @@ def _scripted_counts(n_vector_steps: int) -> dict[str, int]:
     wasted, ended = _WASTED[k], _ENDED[k]
     return {"wasted": int(wasted.sum()), "vector steps with a wasted copy": int(wasted.any(axis=1).sum()),
             "ended": int(ended.sum()), "after ended": int(ended[:-1].sum()),
-            "no reward": int((wasted | _NO_REWARD[k]).sum())}
+            "no reward": int((wasted | _NO_REWARD[k]).sum()),
+            "copy 0 wasted": int(wasted[:, 0].sum()), "copy 1 wasted": int(wasted[:, 1].sum())}
 
 
 def _act(obs):
@@ -563,7 +593,9 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
     formula away). Recognises a median of the episode lengths instead of their mean, and a
     ``wasted_share`` that counts vector steps with a wasted copy (divided by the env steps or by the
     vector steps), the steps that end an episode, the steps after those, the steps that paid no
-    reward, divides by the vector steps, or gives the share of learnable steps.
+    reward, one copy's wasted steps only (divided by the vector steps), divides by the vector steps,
+    or gives the share of learnable steps. A ``predicted_share`` off by one the other way (dividing
+    by L - 1: a ZeroDivisionError at L = 1) is named as the off-by-one, not as a division by zero.
     """
     name = "check_wasted_steps"
     signature = ("predicted_share(mean_length), mean_episode_length(env, policy, n_episodes), "
@@ -582,12 +614,31 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
     def prediction():
         # the share of wasted steps, 1 / (L + 1), for three mean lengths
         expected = {1: 0.5, 9: 0.1, 99: 0.01}
-        got = {length: number(predicted_share(length), f"predicted_share({length})") for length in expected}
-        if all(abs(got[k] - v) < 1e-9 for k, v in expected.items()):
-            return
         hint = ("Follow one episode of L real steps and what NEXT_STEP adds after it: how many env steps does it "
                 "occupy in all, and how many of them are wasted?")
-        if all(abs(got[k] - 1 / k) < 1e-9 for k in expected):
+        minus_one = ("Off by one the other way: your share is the wasted step divided by L - 1 steps. NEXT_STEP wastes "
+                     "one step per ended episode of L real steps, so such an episode occupies L + 1 env steps in "
+                     "all, one of them wasted, and the share is taken among all of them.")
+
+        def divides_by_l_minus_one() -> bool:
+            try:
+                return all(abs(float(predicted_share(k)) - 1 / (k - 1)) < 1e-9 for k in (9, 99))
+            except Exception:  # any error: not this mistake (the test reports the original one)
+                return False
+
+        try:
+            got = {length: number(predicted_share(length), f"predicted_share({length})") for length in expected}
+        except ZeroDivisionError:
+            if divides_by_l_minus_one():
+                raise Fail("predicted_share(L) for L = 1, 9 and 99: the share of all env steps that NEXT_STEP "
+                           "wastes when episodes last L real steps on average, a fraction between 0 and 1",
+                           "ZeroDivisionError at L = 1", minus_one) from None
+            raise
+        if all(abs(got[k] - v) < 1e-9 for k, v in expected.items()):
+            return
+        if divides_by_l_minus_one():
+            hint = minus_one
+        elif all(abs(got[k] - 1 / k) < 1e-9 for k in expected):
             hint = ("Off by one: you divided the wasted step by the L real steps only. The wasted step is an env "
                     "step too, and the share is taken among all the env steps played. " + hint)
         elif all(abs(got[k] - (1 - v)) < 1e-9 for k, v in expected.items()):
@@ -718,6 +769,13 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
                 share_counts(lambda c, n: c["no reward"] / (2 * n)),
                 "You counted the steps that paid no reward. A real step can pay 0 too (this scripted env has one), "
                 "and what makes a step wasted is the wrapper's mark, learnable=False, not its reward.",
+                explains=[share_test]),
+        Mistake("wasted_share counts one copy's wasted steps only (e.g. step.learnable[0]), not every copy's.",
+                lambda: any(share_counts(lambda c, n, i=i: c[f"copy {i} wasted"] / n)() for i in range(2)),
+                "You counted the learnable=False entries of one copy only and divided by the vector steps. Every "
+                "copy plays an env step at each vector step and wastes its own steps (the scripted vector env's "
+                "copies waste different numbers): count the learnable=False entries of all the copies, e.g. "
+                "(~step.learnable).sum(), and divide by all the env steps played, n_vector_steps * num_envs.",
                 explains=[share_test]),
         Mistake("wasted_share divides by the number of vector steps, not by the env steps.",
                 share_counts(lambda c, n: c["wasted"] / n),
