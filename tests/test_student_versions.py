@@ -99,7 +99,10 @@ def assert_student_version(original: nbformat.NotebookNode, student: nbformat.No
         is_solution = before.get("metadata", {}).get("nbgrader", {}).get("solution", False)
         if not regions and not is_solution:
             assert after.source == before.source
-            assert after.metadata == before.metadata
+            tags = [t for t in after.metadata.get("tags", []) if t not in before.metadata.get("tags", [])]
+            assert tags in ([], ["raises-exception"])  # a cell calling a stub is tagged, nothing else changes
+            assert {k: v for k, v in after.metadata.items() if k != "tags"} == \
+                {k: v for k, v in before.metadata.items() if k != "tags"}
         else:
             assert after.metadata.get("nbgrader") == before.metadata.get("nbgrader")
             for region in regions:
@@ -320,3 +323,22 @@ def test_attachments_only_the_solution_showed_are_dropped():
     cell.attachments = {"secret.png": {"image/png": "U0VDUkVU"}, "given.png": {"image/png": "R0lWRU4="}}
     student, _ = tool.student_version(new_notebook(cells=[cell]))
     assert set(student.cells[0].attachments) == {"given.png"}
+
+
+def test_a_cell_that_calls_a_stub_is_tagged():
+    """'Run all' must go past a cell that calls the student's unfinished function or class."""
+    nb = new_notebook(cells=[
+        solution_cell("def share(n):\n    ### BEGIN SOLUTION\n    return 1 / n\n    ### END SOLUTION", "share"),
+        solution_cell("class Env:\n    def __init__(self):\n        ### BEGIN SOLUTION\n        self.n = 1\n"
+                      "        ### END SOLUTION", "env"),
+        new_code_cell("print(share(3))"),
+        new_code_cell("def later():\n    return share(3)\n\nchecker = lambda: Env()"),
+        new_code_cell("envs = [Env() for _ in range(2)]"),
+        new_code_cell("print(len('share'))"),
+        new_code_cell("try:\n    share(3)\nexcept Exception as err:\n    print('not done yet', err)"),
+        new_code_cell("try:\n    share(3)\nexcept ZeroDivisionError:\n    pass"),
+    ])
+    student, summary = tool.student_version(nb)
+    tagged = [i for i, c in enumerate(student.cells) if "raises-exception" in c.metadata.get("tags", [])]
+    assert tagged == [2, 4, 7]  # calls at top level; not inside a def or a lambda, nor where the error is caught
+    assert summary.tagged == 3

@@ -28,7 +28,8 @@ for marker-like lines before it is written.
 
 A cell whose stub sits at top level (so running the cell raises, rather than only
 calling a function defined in it) gets the cell tag ``raises-exception``, which
-nbmake and nbclient honour.
+nbmake and nbclient honour; so does a later cell that calls a stubbed function or
+class at top level, so that "Run all" in the student version goes past it.
 """
 
 from __future__ import annotations
@@ -160,6 +161,44 @@ def raises_when_run(source: str) -> bool:
     return visit(tree)
 
 
+def stubbed_names(source: str) -> set[str]:
+    """Top-level functions and classes of a cell that reach ``raise NotImplementedError`` when used."""
+    try:
+        tree = ast.parse(_python_source(source))
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and any(_is_not_implemented_raise(child) for child in ast.walk(node))}
+
+
+def calls_when_run(source: str, names: set[str]) -> bool:
+    """True if running the cell itself calls one of ``names`` (not only a function defined in it)."""
+    if not names:
+        return False
+    try:
+        tree = ast.parse(_python_source(source))
+    except SyntaxError:
+        return False
+
+    def visit(node: ast.AST) -> bool:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            return False  # the body runs only when the function is called
+        if isinstance(node, ast.Try) and any(_catches_not_implemented(h) for h in node.handlers):
+            return any(visit(child) for child in [*node.handlers, *node.orelse, *node.finalbody])
+        return any(visit(child) for child in ast.iter_child_nodes(node))
+
+    return visit(tree)
+
+
+def _catches_not_implemented(handler: ast.ExceptHandler) -> bool:
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(n is None or isinstance(n, ast.Name) and n.id in {"Exception", "BaseException", "NotImplementedError"}
+               for n in names)
+
+
 def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, Summary]:
     """A copy of ``nb`` with solutions replaced by stubs, hidden tests removed, outputs cleared.
 
@@ -171,6 +210,7 @@ def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[
                           f"(format 4) first.")
     nb = copy.deepcopy(nb)
     summary = Summary()
+    stubs: set[str] = set()  # functions and classes left as stubs so far: a later cell that calls one raises
     for index, cell in enumerate(nb.cells):
         where = _where(name, index, len(nb.cells), cell)
         text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
@@ -186,7 +226,9 @@ def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple[
             cell.attachments = {k: v for k, v in cell.attachments.items() if f"attachment:{k}" in source}
             if not cell.attachments:
                 del cell["attachments"]
-        if cell.cell_type == "code" and n_solutions and raises_when_run(source):
+        if cell.cell_type == "code" and n_solutions:
+            stubs |= stubbed_names(source)
+        if cell.cell_type == "code" and (n_solutions and raises_when_run(source) or calls_when_run(source, stubs)):
             tags = cell.metadata.setdefault("tags", [])
             if RAISES_TAG not in tags:
                 tags.append(RAISES_TAG)
