@@ -33,7 +33,7 @@ UPDATES = "one update per vector step from learning_starts on, batches of batch_
 
 def student_evaluate(policy, env_id, n_episodes, seed, slip=None):
     """One env, one episode after another (exercise 1's form); ``slip`` puts in one mistake."""
-    env = gym.make(env_id)
+    env = gym.make(env_id).unwrapped if slip == "unwrapped" else gym.make(env_id)
     returns = np.zeros(n_episodes, dtype=int if slip == "integer returns" else float)
     done = False
     obs, _ = env.reset(seed=seed)
@@ -92,8 +92,9 @@ def vector_evaluate(policy, env_id, n_episodes, seed, slip):
     (functools.partial(student_evaluate, slip="done never reset"), "only the first episode was played"),
     (functools.partial(vector_evaluate, slip="until any copy ends"), "stopped when the first episode ended, in any"),
     (functools.partial(student_evaluate, slip="truncated only"), "end only at the time limit (truncated)"),
+    (functools.partial(student_evaluate, slip="unwrapped"), "`.unwrapped`: that strips every wrapper"),
 ], ids=["first to end", "seeded once", "stale observation", "integer returns", "assignment", "done never reset",
-        "until any copy ends", "truncated only"])
+        "until any copy ends", "truncated only", "unwrapped"])
 def test_evaluate_mistakes_are_named(answer, words):
     named(check_evaluate(answer), words, absent=("discounted",))
 
