@@ -317,6 +317,30 @@ def check_vectorized_env(cls) -> CheckReport:
         pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
         return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
 
+    def zeros_where_running() -> bool:
+        """final_obs is all zeros in the rows where no episode ended (gymnasium's info["final_obs"] style)."""
+        rows = [f["final_obs"][i] for _, f in rollout() for i in np.flatnonzero(~(f["terminated"] | f["truncated"]))]
+        return bool(rows) and all(not row.any() for row in rows)
+
+    def reset_obs_as_final() -> bool:
+        """Where an episode ended, final_obs is the reset observation (equal to next_obs); elsewhere it is right."""
+        seen = []
+        for prev, f in rollout():
+            for i in range(n_envs):
+                if f["terminated"][i] or f["truncated"][i]:
+                    seen.append(np.allclose(f["final_obs"][i], f["next_obs"][i])
+                                and np.abs(f["next_obs"][i]).max() <= 0.05)
+                elif not np.allclose(f["final_obs"][i], true_step(prev[i], 1)[0], atol=1e-4):
+                    return False
+        return bool(seen) and all(seen)
+
+    def shared_env() -> bool:
+        """The copies are one env object: copy i's step continues from where copy i - 1's step left the env."""
+        chained = [any(np.allclose(f["final_obs"][i], true_step(f[k][i - 1], 1)[0], atol=1e-4)
+                       for k in ("final_obs", "next_obs"))  # the reset of copy i - 1 came before or after
+                   for _, f in rollout() for i in range(1, n_envs)]
+        return bool(chained) and float(np.mean(chained)) > 0.9
+
     def terminated_flags():
         for t, (prev, fields) in enumerate(rollout()):
             for i in range(n_envs):
@@ -476,6 +500,38 @@ def check_vectorized_env(cls) -> CheckReport:
                 "called; a reset that bypasses it starts a new episode in the inner env while the counter stays "
                 "past the limit, so the copy's every later episode is cut after one step.",
                 explains=[limit_test],
+            ),
+            Mistake(
+                "final_obs is zeros where no episode ended (like gymnasium's info[\"final_obs\"]): where a copy's "
+                "episode goes on, its final_obs must equal its next_obs.",
+                zeros_where_running,
+                "In this exercise final_obs is the s' of every copy's transition, not only of the ended ones: the "
+                "learner stores (obs, action, reward, final_obs) for all copies at every step. Where no episode "
+                "ended, the observation env.step() returned is both final_obs and next_obs; only where an episode "
+                "ended do they differ (next_obs is then the reset observation).",
+                explains=transition_tests,
+            ),
+            Mistake(
+                "where an episode ended, you stored the reset observation (the new episode's first one) as "
+                "final_obs, not the observation env.step() returned.",
+                reset_obs_as_final,
+                "Your next_obs is right; final_obs is overwritten by the reset too, so the transition that ends an "
+                "episode loses its s' (and next_obs and final_obs come out equal, which the auto-reset test also "
+                "flags). Keep the observation env.step() returned as final_obs, and put the reset observation in "
+                "next_obs only.",
+                explains=transition_tests,
+            ),
+            Mistake(
+                "your copies are one and the same env object (e.g. [env] * num_envs): each copy's step moves on from "
+                "where the previous copy's step left that env.",
+                shared_env,
+                "A list that repeats one object holds one env, not num_envs: stepping 'copy' 1 steps the env that "
+                "'copy' 0 has just stepped, so the transitions chain through all copies, episodes end early and the "
+                "time limit counts the steps of every copy together (which is why no copy is cut at step 5). Make "
+                "num_envs independent copies of the env you were given (copy.deepcopy), wrappers included.",
+                explains=[*transition_tests, "every episode of a copy starts from a new state (no re-seeding at "
+                          "auto-reset)", flags_test, "terminated vs truncated kept apart (time limit gives truncated)",
+                          limit_test],
             ),
         ]
         return run_tests(name, tests, signature, mistakes, subject="your class's methods")
