@@ -36,7 +36,9 @@ def check_vectorized_env(cls) -> CheckReport:
     swapped where an episode ended (the reset observation as ``final_obs``, the last one as
     ``next_obs``); ``final_obs`` holding the observation the action was taken in; a time limit
     whose counter is never reset (an ended copy reset with ``env.unwrapped.reset()``); a lazy reset (an
-    ended copy reset at the start of the next ``step()`` call, not in the step where it ended).
+    ended copy reset at the start of the next ``step()`` call, not in the step where it ended);
+    ``final_obs`` left at zeros where no episode ended (gymnasium's ``info["final_obs"]`` style); the
+    reset observation stored as ``final_obs`` too; one env object shared by every copy (``[env] * n``).
     """
     import gymnasium as gym
 
