@@ -459,6 +459,22 @@ def share_of_vector_steps(vec_env, policy, n_vector_steps, seed=0):
     return wasted / (n_vector_steps * vec_env.num_envs)
 
 
+def share_on_a_stale_observation(vec_env, policy, n_vector_steps, seed=0):
+    """Never carries obs forward: every vector step acts on the reset observation."""
+    obs = vec_env.reset(seed=seed)
+    wasted = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int((~step.learnable).sum())
+    return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def test_wasted_share_acting_on_a_stale_observation_is_named():
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_on_a_stale_observation)
+    assert failed(report) == [SHARE], str(report)
+    named(report, "never moves its observation on")
+
+
 def share_after_ended(vec_env, policy, n_vector_steps, seed=0):
     """Counts the step after each ended episode."""
     obs = vec_env.reset(seed=seed)

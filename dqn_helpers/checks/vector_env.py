@@ -590,10 +590,23 @@ class _ScriptedVectorEnv:
 
     def __init__(self):
         self.t, self.resets = 0, 0
+        self.latest = np.zeros((2, 4), dtype=np.float32)  # the observations it returned last (reset or step)
+        self.asked: list[tuple[int, bool]] = []  # per policy call: the vector step, and whether obs was the latest
 
     def reset(self, seed=None):
         self.t, self.resets = 0, self.resets + 1
-        return np.zeros((2, 4), dtype=np.float32)
+        self.latest = np.zeros((2, 4), dtype=np.float32)
+        return self.latest.copy()
+
+    def policy(self, obs):
+        """``_act``, recording whether it was asked about the observations this env returned last."""
+        seen = np.asarray(obs, dtype=np.float32)
+        self.asked.append((self.t, seen.shape == self.latest.shape and np.allclose(seen, self.latest)))
+        return _act(obs)
+
+    def stale_calls(self) -> list[int]:
+        """The vector steps before which the policy was asked about older observations than the latest."""
+        return [t for t, latest in self.asked if not latest]
 
     def step(self, actions):
         from dqn_helpers.vector_env import VectorStep
@@ -604,6 +617,7 @@ class _ScriptedVectorEnv:
         k = self.t % len(_WASTED)
         self.t += 1
         obs = np.full((2, 4), 0.01 * self.t, dtype=np.float32)
+        self.latest = obs.copy()
         ended = _ENDED[k]
         rewards = np.where(_WASTED[k] | _NO_REWARD[k], 0.0, 1.0).astype(np.float32)
         return VectorStep(next_obs=obs, final_obs=obs.copy(), rewards=rewards, terminated=ended.copy(),
@@ -750,7 +764,13 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
     def wasted():
         for n_vector_steps in (10, 20):
             vec_env = _ScriptedVectorEnv()
-            got = number(wasted_share(vec_env, _act, n_vector_steps), "wasted_share")
+            got = number(wasted_share(vec_env, vec_env.policy, n_vector_steps), "wasted_share")
+            if stale := vec_env.stale_calls():
+                raise Fail("the policy asked, before each vector step, about the observations the vec_env returned "
+                           "last (the scripted observations change at every step)",
+                           f"{len(stale)} of {len(vec_env.asked)} calls got older observations than the latest "
+                           f"(first before vector step {stale[0] + 1})",
+                           "Choose each vector step's actions for the state the copies are in now.")
             counts = _scripted_counts(n_vector_steps)
             want = counts["wasted"] / (2 * n_vector_steps)
             if abs(got - want) < 1e-9:
@@ -793,7 +813,20 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
         Test(length_test, lengths),
         Test(share_test, wasted),
     ]
+    def stale_policy_obs() -> bool:
+        """wasted_share keeps asking the policy about an old observation: most calls after the first are stale."""
+        vec_env = _ScriptedVectorEnv()
+        wasted_share(vec_env, vec_env.policy, 10)
+        return len(vec_env.asked) > 1 and len(vec_env.stale_calls()) >= (len(vec_env.asked) - 1) / 2
+
     mistakes = [
+        Mistake("wasted_share never moves its observation on: the policy is asked about the same old observation "
+                "at every vector step, not about the one the last step returned.", stale_policy_obs,
+                "The share came out right only because this scripted vector env ignores the actions; with a real "
+                "policy the actions would be chosen for a state the copies left long ago, so the measured share "
+                "would not be that of the agent's own episodes. After each vector step, the observations to act on "
+                "next are that step's next_obs: keep them for the next call of the policy.",
+                explains=[share_test]),
         Mistake("mean_episode_length returns the median of the episode lengths, not their mean.", median_length,
                 "The median is the middle length; the share of wasted steps depends on the total number of steps, "
                 "so it needs the mean: the steps of all the episodes added up, divided by the number of episodes "
