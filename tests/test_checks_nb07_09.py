@@ -357,6 +357,12 @@ def double_target(rewards, terminated, next_q_online, next_q_target, gamma, slip
             next_values = next_q_target.gather(1, best.unsqueeze(0)).squeeze(0)
         elif slip == "min of both":  # clipped double Q-learning (TD3), not Double DQN
             next_values = torch.min(next_q_online, next_q_target).max(dim=1).values
+        elif slip == "min at the online choice":  # TD3's clipped double Q in discrete form
+            chosen = best.unsqueeze(1)
+            next_values = torch.min(next_q_online.gather(1, chosen), next_q_target.gather(1, chosen)).squeeze(1)
+        elif slip == "mean at the online choice":
+            chosen = best.unsqueeze(1)
+            next_values = ((next_q_online.gather(1, chosen) + next_q_target.gather(1, chosen)) / 2).squeeze(1)
         elif slip == "mean of both":
             next_values = (next_q_online.max(dim=1).values + next_q_target.max(dim=1).values) / 2
         else:
@@ -396,9 +402,27 @@ def test_double_dqn_gather_without_unsqueeze_gets_the_index_shape_hint():
     ("index as a row", "the first row of next_q_target"),
     ("min of both", "the smaller of the two networks' values"),
     ("mean of both", "averages the two networks' values"),
+    ("min at the online choice", "that is clipped double Q (TD3's rule, in discrete form), not Double DQN"),
+    ("mean at the online choice", "the mean of the online and the target network's values at the online network's"),
 ])
 def test_double_dqn_values_from_both_networks_or_one_row_are_named(slip, words):
     named(check_double_dqn_target(functools.partial(double_target, slip=slip)), words)
+
+
+def test_double_dqn_clipped_double_q_is_not_told_to_stop_hard_coding_sizes():
+    report = check_double_dqn_target(functools.partial(double_target, slip="min at the online choice"))
+    assert "hard-code" not in str(report), str(report)
+
+
+def test_double_dqn_random_batch_failure_shows_the_rows_that_differ():
+    def off_in_last_rows(rewards, terminated, next_q_online, next_q_target, gamma):  # wrong in rows 28 and up
+        out = double_target(rewards, terminated, next_q_online, next_q_target, gamma)
+        return torch.cat([out[:28], out[28:] + 1.0])
+
+    report = check_double_dqn_target(off_in_last_rows)
+    random = [r for r in report.failures if r.name == "matches the reference on random batches"]
+    assert random and "..." not in random[0].expected + random[0].got, str(report)
+    assert "row 28:" in random[0].expected and "4 of 32 rows differ; row 28:" in random[0].got, str(report)
 
 
 def test_double_dqn_a_choice_that_only_looks_plain_is_not_called_plain():
