@@ -236,14 +236,16 @@ def student_update(learner, batch, slip=None):
         next_q = learner.target_network(obs if slip == "target from obs" else next_obs)
         best = {"global max": lambda: next_q.max(), "max over the batch": lambda: next_q.max(dim=0).values,
                 "no values": lambda: next_q.max(dim=1)}.get(slip, lambda: next_q.max(dim=1).values)()
-        target = rewards + learner.gamma * (1 - terminated) * best
+        target = rewards + learner.gamma * (terminated if slip == "inverted mask" else 1 - terminated) * best
         if slip == "target column":
             target = target.unsqueeze(1)
         if slip == "gamma on reward":
             target = learner.gamma * (rewards + (1 - terminated) * best)
         if slip == "prediction under no_grad":
             q_all = learner.q_network(obs)
-    if slip != "prediction under no_grad":
+    if slip == "predicted by the target network":
+        q_all = learner.target_network(obs)
+    elif slip != "prediction under no_grad":
         q_all = learner.q_network(next_obs if slip == "next obs" else obs)
     if slip == "every action":
         q_taken, target = q_all, target.unsqueeze(1).expand_as(q_all)
@@ -335,6 +337,20 @@ def test_dqn_update_that_returns_the_loss_tensor_is_told_to_return_a_float():
 def test_dqn_update_prediction_under_no_grad_gets_the_gradient_hint():
     report = check_dqn_update(functools.partial(student_update, slip="prediction under no_grad"))
     assert not report and "Only the target belongs under no_grad" in str(report), str(report)
+
+
+def test_dqn_update_prediction_by_the_target_network_is_named():
+    named(check_dqn_update(functools.partial(student_update, slip="predicted by the target network")),
+          "Q(s, a) is predicted with the target network", absent=("prediction made under torch.no_grad()",))
+
+
+@pytest.mark.parametrize(("slip", "words", "absent"), [
+    ("predicted by the target network", "Q(s, a) is predicted with the target network",
+     ("prediction made under torch.no_grad()",)),
+    ("inverted mask", "your terminal mask is inverted", ("you bootstrap through terminal states",)),
+])
+def test_probes_name_the_predictor_and_the_inverted_mask(slip, words, absent):
+    named(check_probes(functools.partial(student_update, slip=slip)), words, absent=absent)
 
 
 def test_probes_gamma_on_the_reward_is_named():
