@@ -28,6 +28,17 @@ def tanh_at_the_end(obs_dim, n_actions):
     return mlp(obs_dim, n_actions, nn.Tanh())
 
 
+class ScaledTanh(nn.Module):
+    """`100 * torch.tanh(...)` at the end: bounded, though wide enough for the targets of the fit test."""
+
+    def __init__(self, obs_dim, n_actions):
+        super().__init__()
+        self.body = mlp(obs_dim, n_actions)
+
+    def forward(self, x):
+        return 100 * torch.tanh(self.body(x))
+
+
 def log_softmax_at_the_end(obs_dim, n_actions):
     return mlp(obs_dim, n_actions, nn.LogSoftmax(dim=1))
 
@@ -51,6 +62,13 @@ def with_dropout(obs_dim, n_actions):
 def test_tanh_at_the_end_is_named():
     text = named(check_q_network(tanh_at_the_end), "bounded activation at the end", absent=("Dropout",))
     assert "unbounded" in text
+
+
+def test_a_scaled_tanh_at_the_end_is_named():
+    report = check_q_network(ScaledTanh)
+    assert failed(report) == [
+        "outputs unbounded Q-values, one free value per action (no softmax, sigmoid or tanh at the end)"], str(report)
+    named(report, "a bounded function at the end, scaled up (e.g. 100 * tanh)", absent=("Dropout",))
 
 
 def test_log_softmax_is_named():
