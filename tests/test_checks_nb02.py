@@ -126,6 +126,18 @@ def step_masks_with_truncated(q_network, reward, next_obs, terminated, truncated
     return reward + (1 - float(truncated)) * gamma * best_next_value(q_network, next_obs).max().item()
 
 
+def step_subtracts_both_flags(q_network, reward, next_obs, terminated, truncated, gamma):
+    return reward + (1 - terminated - truncated) * gamma * best_next_value(q_network, next_obs).max().item()
+
+
+def test_a_mask_that_subtracts_both_flags_is_named():
+    report = check_step_target(step_subtracts_both_flags)
+    assert failed(report) == ["a time-limit truncation still bootstraps", "terminated and truncated together: y = r"], \
+        str(report)
+    text = named(report, "1 - terminated - truncated", absent=("`terminated or truncated`.",))
+    assert "-1 where both are set" in text and "must not cut the bootstrap" in text
+
+
 def step_with_argmax(q_network, reward, next_obs, terminated, truncated, gamma):
     return reward + (1 - float(terminated)) * gamma * best_next_value(q_network, next_obs).argmax().item()
 
