@@ -28,6 +28,17 @@ def tanh_at_the_end(obs_dim, n_actions):
     return mlp(obs_dim, n_actions, nn.Tanh())
 
 
+class ScaledTanh(nn.Module):
+    """`100 * torch.tanh(...)` at the end: bounded, though wide enough for the targets of the fit test."""
+
+    def __init__(self, obs_dim, n_actions):
+        super().__init__()
+        self.body = mlp(obs_dim, n_actions)
+
+    def forward(self, x):
+        return 100 * torch.tanh(self.body(x))
+
+
 def log_softmax_at_the_end(obs_dim, n_actions):
     return mlp(obs_dim, n_actions, nn.LogSoftmax(dim=1))
 
@@ -51,6 +62,13 @@ def with_dropout(obs_dim, n_actions):
 def test_tanh_at_the_end_is_named():
     text = named(check_q_network(tanh_at_the_end), "bounded activation at the end", absent=("Dropout",))
     assert "unbounded" in text
+
+
+def test_a_scaled_tanh_at_the_end_is_named():
+    report = check_q_network(ScaledTanh)
+    assert failed(report) == [
+        "outputs unbounded Q-values, one free value per action (no softmax, sigmoid or tanh at the end)"], str(report)
+    named(report, "a bounded function at the end, scaled up (e.g. 100 * tanh)", absent=("Dropout",))
 
 
 def test_log_softmax_is_named():
@@ -106,6 +124,18 @@ def best_next_value(q_network, next_obs):
 
 def step_masks_with_truncated(q_network, reward, next_obs, terminated, truncated, gamma):
     return reward + (1 - float(truncated)) * gamma * best_next_value(q_network, next_obs).max().item()
+
+
+def step_subtracts_both_flags(q_network, reward, next_obs, terminated, truncated, gamma):
+    return reward + (1 - terminated - truncated) * gamma * best_next_value(q_network, next_obs).max().item()
+
+
+def test_a_mask_that_subtracts_both_flags_is_named():
+    report = check_step_target(step_subtracts_both_flags)
+    assert failed(report) == ["a time-limit truncation still bootstraps", "terminated and truncated together: y = r"], \
+        str(report)
+    text = named(report, "1 - terminated - truncated", absent=("`terminated or truncated`.",))
+    assert "-1 where both are set" in text and "must not cut the bootstrap" in text
 
 
 def step_with_argmax(q_network, reward, next_obs, terminated, truncated, gamma):

@@ -379,6 +379,70 @@ def test_a_reset_below_the_time_limit_is_named():
     assert "not env.unwrapped.reset()" in text and "cut after 1 step" in text
 
 
+# --------------------------------------------------------------------------- exercise 1: final_obs, shared copies
+
+
+class ZeroFinalObsVecEnv(StudentVecEnv):
+    """Fills final_obs like gymnasium's info["final_obs"]: zeros where no episode ended."""
+
+    def step(self, actions):
+        results = [env.step(int(a)) for env, a in zip(self.envs, actions, strict=True)]
+        next_obs = np.array([r[0] for r in results], dtype=np.float32)
+        terminated = np.array([r[2] for r in results])
+        truncated = np.array([r[3] for r in results])
+        final_obs = np.zeros_like(next_obs)
+        for i in np.flatnonzero(terminated | truncated):
+            final_obs[i] = next_obs[i]
+            next_obs[i] = self.envs[i].reset()[0]
+        return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, terminated=terminated, truncated=truncated,
+                               rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+
+class ResetObsAsFinalVecEnv(StudentVecEnv):
+    """Writes the reset observation into final_obs as well as next_obs."""
+
+    def step(self, actions):
+        results = [env.step(int(a)) for env, a in zip(self.envs, actions, strict=True)]
+        final_obs = np.array([r[0] for r in results], dtype=np.float32)
+        terminated = np.array([r[2] for r in results])
+        truncated = np.array([r[3] for r in results])
+        next_obs = final_obs.copy()
+        for i in np.flatnonzero(terminated | truncated):
+            next_obs[i] = final_obs[i] = self.envs[i].reset()[0]
+        return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, terminated=terminated, truncated=truncated,
+                               rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+
+class SharedEnvVecEnv(StudentVecEnv):
+    """`[env] * num_envs`: one env object stepped once per copy."""
+
+    def __init__(self, env, num_envs):
+        super().__init__(env, num_envs)
+        self.envs = [env] * num_envs
+
+
+def test_final_obs_zeros_where_no_episode_ended_is_named():
+    report = check_vectorized_env(ZeroFinalObsVecEnv)
+    named(report, "final_obs is zeros where no episode ended",
+          absent=("same object", "Only a copy whose episode ended is reset"))
+    assert all(r.consequence for r in report.failures), str(report)
+
+
+def test_reset_observation_as_final_obs_gets_no_second_diagnosis():
+    report = check_vectorized_env(ResetObsAsFinalVecEnv)
+    named(report, "you stored the reset observation (the new episode's first one) as final_obs",
+          absent=("reset that copy and return its new observation as next_obs",))
+    assert "auto-reset after an episode ends (next_obs starts the new episode)" in failed(report), str(report)
+    assert all(r.consequence for r in report.failures), str(report)
+
+
+def test_one_shared_env_object_explains_the_time_limit_failure():
+    report = check_vectorized_env(SharedEnvVecEnv)
+    named(report, "one and the same env object", absent=("an env built anew from its id",))
+    assert "terminated vs truncated kept apart (time limit gives truncated)" in failed(report), str(report)
+    assert all(r.consequence for r in report.failures), str(report)
+
+
 # --------------------------------------------------------------------------- exercise 2: the wasted steps
 
 SHARE = "wasted_share: learnable=False steps among all env steps"
@@ -393,6 +457,22 @@ def share_of_vector_steps(vec_env, policy, n_vector_steps, seed=0):
         wasted += int(not step.learnable.all())
         obs = step.next_obs
     return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def share_on_a_stale_observation(vec_env, policy, n_vector_steps, seed=0):
+    """Never carries obs forward: every vector step acts on the reset observation."""
+    obs = vec_env.reset(seed=seed)
+    wasted = 0
+    for _ in range(n_vector_steps):
+        step = vec_env.step(policy(obs))
+        wasted += int((~step.learnable).sum())
+    return wasted / (n_vector_steps * vec_env.num_envs)
+
+
+def test_wasted_share_acting_on_a_stale_observation_is_named():
+    report = check_wasted_steps(predicted_share, mean_episode_length, share_on_a_stale_observation)
+    assert failed(report) == [SHARE], str(report)
+    named(report, "never moves its observation on")
 
 
 def share_after_ended(vec_env, policy, n_vector_steps, seed=0):

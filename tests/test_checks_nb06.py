@@ -189,6 +189,16 @@ def mean_epsilon_weights_swapped(start, end, fraction):
     return (1 - fraction) * (start + end) / 2 + fraction * end
 
 
+def mean_epsilon_ramp_at_start(start, end, fraction):
+    """Takes the ramp's mean as start."""
+    return fraction * start + (1 - fraction) * end
+
+
+def mean_epsilon_as_an_array(start, end, fraction):
+    """Right value, wrapped in a one-element array."""
+    return np.array([fraction * (start + end) / 2 + (1 - fraction) * end])
+
+
 def mean_epsilon_by_averaging(start, end, fraction):
     return float(np.mean([dqn_helpers.linear_epsilon(p, start, end, fraction) for p in np.linspace(0, 1, 2001)]))
 
@@ -203,9 +213,16 @@ def test_a_correct_mean_epsilon_passes(answer):
     (mean_epsilon_decay_phase_only, "the mean over the decay phase only"),
     (mean_epsilon_without_the_flat_part, "the flat part at `end` is missing"),
     (mean_epsilon_weights_swapped, "weights are swapped"),
+    (mean_epsilon_ramp_at_start, "your ramp's mean is start"),
 ])
 def test_mean_epsilon_mistakes_are_named(answer, words):
     named(check_mean_epsilon(answer), words)
+
+
+def test_a_mean_epsilon_in_a_one_element_array_is_refused():
+    report = check_mean_epsilon(mean_epsilon_as_an_array)
+    assert failed(report) == ["returns a number"], str(report)
+    assert "ndarray of shape (1,)" in str(report) and "not an array holding it" in str(report), str(report)
 
 
 def test_averaging_the_package_schedule_is_not_a_closed_form():

@@ -33,7 +33,7 @@ UPDATES = "one update per vector step from learning_starts on, batches of batch_
 
 def student_evaluate(policy, env_id, n_episodes, seed, slip=None):
     """One env, one episode after another (exercise 1's form); ``slip`` puts in one mistake."""
-    env = gym.make(env_id)
+    env = gym.make(env_id).unwrapped if slip == "unwrapped" else gym.make(env_id)
     returns = np.zeros(n_episodes, dtype=int if slip == "integer returns" else float)
     done = False
     obs, _ = env.reset(seed=seed)
@@ -92,8 +92,9 @@ def vector_evaluate(policy, env_id, n_episodes, seed, slip):
     (functools.partial(student_evaluate, slip="done never reset"), "only the first episode was played"),
     (functools.partial(vector_evaluate, slip="until any copy ends"), "stopped when the first episode ended, in any"),
     (functools.partial(student_evaluate, slip="truncated only"), "end only at the time limit (truncated)"),
+    (functools.partial(student_evaluate, slip="unwrapped"), "`.unwrapped`: that strips every wrapper"),
 ], ids=["first to end", "seeded once", "stale observation", "integer returns", "assignment", "done never reset",
-        "until any copy ends", "truncated only"])
+        "until any copy ends", "truncated only", "unwrapped"])
 def test_evaluate_mistakes_are_named(answer, words):
     named(check_evaluate(answer), words, absent=("discounted",))
 
@@ -235,14 +236,16 @@ def student_update(learner, batch, slip=None):
         next_q = learner.target_network(obs if slip == "target from obs" else next_obs)
         best = {"global max": lambda: next_q.max(), "max over the batch": lambda: next_q.max(dim=0).values,
                 "no values": lambda: next_q.max(dim=1)}.get(slip, lambda: next_q.max(dim=1).values)()
-        target = rewards + learner.gamma * (1 - terminated) * best
+        target = rewards + learner.gamma * (terminated if slip == "inverted mask" else 1 - terminated) * best
         if slip == "target column":
             target = target.unsqueeze(1)
         if slip == "gamma on reward":
             target = learner.gamma * (rewards + (1 - terminated) * best)
         if slip == "prediction under no_grad":
             q_all = learner.q_network(obs)
-    if slip != "prediction under no_grad":
+    if slip == "predicted by the target network":
+        q_all = learner.target_network(obs)
+    elif slip != "prediction under no_grad":
         q_all = learner.q_network(next_obs if slip == "next obs" else obs)
     if slip == "every action":
         q_taken, target = q_all, target.unsqueeze(1).expand_as(q_all)
@@ -336,6 +339,20 @@ def test_dqn_update_prediction_under_no_grad_gets_the_gradient_hint():
     assert not report and "Only the target belongs under no_grad" in str(report), str(report)
 
 
+def test_dqn_update_prediction_by_the_target_network_is_named():
+    named(check_dqn_update(functools.partial(student_update, slip="predicted by the target network")),
+          "Q(s, a) is predicted with the target network", absent=("prediction made under torch.no_grad()",))
+
+
+@pytest.mark.parametrize(("slip", "words", "absent"), [
+    ("predicted by the target network", "Q(s, a) is predicted with the target network",
+     ("prediction made under torch.no_grad()",)),
+    ("inverted mask", "your terminal mask is inverted", ("you bootstrap through terminal states",)),
+])
+def test_probes_name_the_predictor_and_the_inverted_mask(slip, words, absent):
+    named(check_probes(functools.partial(student_update, slip=slip)), words, absent=absent)
+
+
 def test_probes_gamma_on_the_reward_is_named():
     named(check_probes(functools.partial(student_update, slip="gamma on reward")), "gamma times the optimal one")
 
@@ -356,6 +373,12 @@ def double_target(rewards, terminated, next_q_online, next_q_target, gamma, slip
             next_values = next_q_target.gather(1, best.unsqueeze(0)).squeeze(0)
         elif slip == "min of both":  # clipped double Q-learning (TD3), not Double DQN
             next_values = torch.min(next_q_online, next_q_target).max(dim=1).values
+        elif slip == "min at the online choice":  # TD3's clipped double Q in discrete form
+            chosen = best.unsqueeze(1)
+            next_values = torch.min(next_q_online.gather(1, chosen), next_q_target.gather(1, chosen)).squeeze(1)
+        elif slip == "mean at the online choice":
+            chosen = best.unsqueeze(1)
+            next_values = ((next_q_online.gather(1, chosen) + next_q_target.gather(1, chosen)) / 2).squeeze(1)
         elif slip == "mean of both":
             next_values = (next_q_online.max(dim=1).values + next_q_target.max(dim=1).values) / 2
         else:
@@ -395,9 +418,27 @@ def test_double_dqn_gather_without_unsqueeze_gets_the_index_shape_hint():
     ("index as a row", "the first row of next_q_target"),
     ("min of both", "the smaller of the two networks' values"),
     ("mean of both", "averages the two networks' values"),
+    ("min at the online choice", "that is clipped double Q (TD3's rule, in discrete form), not Double DQN"),
+    ("mean at the online choice", "the mean of the online and the target network's values at the online network's"),
 ])
 def test_double_dqn_values_from_both_networks_or_one_row_are_named(slip, words):
     named(check_double_dqn_target(functools.partial(double_target, slip=slip)), words)
+
+
+def test_double_dqn_clipped_double_q_is_not_told_to_stop_hard_coding_sizes():
+    report = check_double_dqn_target(functools.partial(double_target, slip="min at the online choice"))
+    assert "hard-code" not in str(report), str(report)
+
+
+def test_double_dqn_random_batch_failure_shows_the_rows_that_differ():
+    def off_in_last_rows(rewards, terminated, next_q_online, next_q_target, gamma):  # wrong in rows 28 and up
+        out = double_target(rewards, terminated, next_q_online, next_q_target, gamma)
+        return torch.cat([out[:28], out[28:] + 1.0])
+
+    report = check_double_dqn_target(off_in_last_rows)
+    random = [r for r in report.failures if r.name == "matches the reference on random batches"]
+    assert random and "..." not in random[0].expected + random[0].got, str(report)
+    assert "row 28:" in random[0].expected and "4 of 32 rows differ; row 28:" in random[0].got, str(report)
 
 
 def test_double_dqn_a_choice_that_only_looks_plain_is_not_called_plain():

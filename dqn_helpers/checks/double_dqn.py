@@ -32,10 +32,12 @@ def check_double_dqn_target(fn) -> CheckReport:
     Belongs to notebook 08_going_further. Tests against :func:`dqn_helpers.td_target`
     with ``next_actions = next_q_online.argmax(1)``: output shape; the next action is
     the online network's argmax and its value comes from the target network; terminal
-    masking; gamma scaling; random batches; no gradient through the target; the answer's own
+    masking; gamma scaling; random batches (a failure shows the first rows that differ, with their
+    indices); no gradient through the target; the answer's own
     code (not a call of :func:`dqn_helpers.td_target`). A (B, 1) term broadcast against a
     (B,) one is named by the shape test; an inverted terminal mask, a mask or a gamma that
-    multiplies the reward too, a value that mixes both networks (their minimum or mean), an
+    multiplies the reward too, a value that mixes both networks (their minimum or mean, over all
+    actions or at the online network's choice: clipped double Q is named as such), an
     index of shape (1, B) that reads every value from the first row, and inputs changed in
     place are named too.
     """
@@ -142,7 +144,8 @@ def check_double_dqn_target(fn) -> CheckReport:
                 hint = ("The fixed examples pass but a random batch does not: do not hard-code the batch size, the "
                         "number of actions or any value of the examples." if fixed_examples_pass() else
                         "The fixed examples above fail too: fix those first.")
-                raise Fail(f"{fmt(expected)} (batch {len(rewards)}, {online.shape[1]} actions)", fmt(got), hint)
+                expected_rows, got_rows = differing_rows(expected, got)
+                raise Fail(f"{expected_rows} (batch {len(rewards)}, {online.shape[1]} actions)", got_rows, hint)
 
     def with_grad():
         online, target = Q_ONLINE.clone().requires_grad_(True), Q_TARGET.clone().requires_grad_(True)
@@ -217,6 +220,16 @@ def check_double_dqn_target(fn) -> CheckReport:
     return run_tests(name, tests, signature, mistakes)
 
 
+def differing_rows(expected: torch.Tensor, got: torch.Tensor, shown: int = 4) -> tuple[str, str]:
+    """The first ``shown`` rows where ``got`` is off, as "row i: value" for each side (a whole batch truncated
+    with "..." would hide them)."""
+    off = torch.nonzero(~torch.isclose(got.detach().float(), expected.float(), rtol=1e-4, atol=1e-5)).flatten()
+    rows = off[:shown].tolist()
+    more = f" (and {len(off) - shown} more rows)" if len(off) > shown else ""
+    side = {k: "; ".join(f"row {i}: {float(v[i]):.4g}" for i in rows) for k, v in (("e", expected), ("g", got))}
+    return f"{side['e']}{more}", f"{len(off)} of {len(expected)} rows differ; {side['g']}"
+
+
 def combined_values(call, is_like, explains) -> list[Mistake]:
     """Mistakes that value a' with both networks at once, or read every value from the first row.
 
@@ -242,7 +255,26 @@ def combined_values(call, is_like, explains) -> list[Mistake]:
     one_role = ("In Double DQN the two networks do not share the value: the online network's Q-values only say "
                 "which a' to take (their argmax, per row); the value of that a' is read from the target network "
                 "alone.")
+    def at_choice(o, t, combine):
+        """``combine`` of the two networks' values at the online network's choice of a', per row."""
+        picked = o.argmax(dim=1, keepdim=True)
+        return combine(o.gather(1, picked), t.gather(1, picked)).squeeze(1)
+
+    at_choice_hint = ("Double DQN does not combine two estimates of one action: the online network chooses a' and "
+                      "the target network's Q-value of that a' is the whole next value; the online network's own "
+                      "value of a' is not used at all. ")
     return [Mistake(
+        "your next value is the smaller of the online and the target network's values at the online network's "
+        "choice of a': that is clipped double Q (TD3's rule, in discrete form), not Double DQN.",
+        combines(lambda o, t: at_choice(o, t, torch.min)),
+        at_choice_hint + "Clipped double Q takes the minimum of two critics to push the estimate down further; "
+        "Double DQN only lets one network choose and the other value.", explains),
+        Mistake(
+        "your next value is the mean of the online and the target network's values at the online network's choice "
+        "of a', not the target network's value alone.",
+        combines(lambda o, t: at_choice(o, t, lambda a, b: (a + b) / 2)),
+        at_choice_hint + "Averaging brings back half of the online network's own (overestimated) value, which is "
+        "what Double DQN removes.", explains), Mistake(
         "your next value is the smaller of the two networks' values (clipped double Q-learning, as in TD3), not the "
         "target network's value of the online network's choice.",
         combines(lambda o, t: torch.min(o, t).max(dim=1).values,

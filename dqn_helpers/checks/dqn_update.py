@@ -384,7 +384,8 @@ def check_dqn_update(fn) -> CheckReport:
     returns the loss before the step; moves the online network; leaves the target
     network alone; the same weights as the reference after one and after two updates.
     Names the part that differs (discount, a hard-coded gamma, terminal mask, an inverted one or
-    one on the reward too, target network, a residual gradient, a Double DQN target, taken action,
+    one on the reward too, target network (for the target, or as the predictor of Q(s, a)), a
+    residual gradient, a Double DQN target, taken action,
     sign, zero_grad, a Huber or scaled loss, a (B, 1) tensor broadcast against a (B,) one, a max
     over the batch instead of the actions); when it
     cannot tell, it says what it observed on a tiny batch (loss, Q-values reached,
@@ -472,7 +473,9 @@ def check_dqn_update(fn) -> CheckReport:
     ]
     column_target = Mistake(BROADCAST_TARGET_COLUMN, lambda: target_is_the_column(lambda: student(), n_rows),
                             HINTS[BROADCAST_TARGET_COLUMN])
-    mistakes = [column_target] + [Mistake(what, detector(fn, switches, base), HINTS[what])
+    mistakes = [target_network_predicts(lambda: copy.deepcopy(base), lambda learner: fn(learner, _batch(0))),
+                column_target] + [
+        Mistake(what, detector(fn, switches, base), HINTS[what])
                                   for what, switches in MISTAKES.items()]
     mistakes += [step_before_backward(fn, base), cleared_before_step(fn, base), synchronizes(fn, base),
                  own_optimizer(fn, base), scaled_loss(fn, base), changed_after_backward(fn, base),
@@ -482,6 +485,31 @@ def check_dqn_update(fn) -> CheckReport:
     mistakes += [Mistake(what, tiny_mistake(fn, kind), hint, values) for what, (kind, hint) in TINY_MISTAKES.items()]
     mistakes.append(observed_mistake(fn, values))  # last: what the check saw, when it cannot say which mistake it is
     return run_tests(name, tests, signature, mistakes)
+
+
+def target_network_predicts(make, run) -> Mistake:
+    """The mistake "Q(s, a) predicted with the target network": ``run(learner)`` is one update on ``make()``.
+
+    The target network is frozen (no gradients), so such an update fails at backward(); the detector lets the
+    target network's parameters track gradients for once and looks where the gradients of the loss land."""
+
+    def detect() -> bool:
+        learner = make()
+        for p in learner.target_network.parameters():
+            p.requires_grad_(True)
+        run(learner)
+
+        def has_grad(net) -> bool:
+            return any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in net.parameters())
+
+        return has_grad(learner.target_network) and not has_grad(learner.q_network)
+
+    return Mistake("Q(s, a) is predicted with the target network, not the online network learner.q_network.", detect,
+                   "The loss's gradients would have to flow into the network that made the prediction, and the "
+                   "target network is frozen (its parameters track no gradients: it only changes at a "
+                   "synchronization), so backward() finds nothing to follow. The target network values the next "
+                   "states for the target y; the prediction Q(s, a) comes from the online network, the one "
+                   "learner.optimizer trains.")
 
 
 def broadcast_mistake(run, batch_size: int) -> Mistake:

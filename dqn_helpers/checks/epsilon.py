@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, called_references, own_code_test
 from dqn_helpers.checks.formatting import as_number, fmt
@@ -366,7 +367,8 @@ def check_mean_epsilon(fn) -> CheckReport:
     schedule); ``fraction = 0`` and ``fraction = 1``; the sweep's four schedules; other settings,
     a rising one included. Names the mean over the decay phase only, a run without its flat
     part, a ramp down to 0, a difference for the ramp's midpoint, a mean outside [end, start],
-    and the two phases' weights swapped.
+    the ramp's mean taken as ``start``, and the two phases' weights swapped. Refuses an array
+    (even of one element) in place of a number.
     """
     from dqn_helpers.learner import DeepQLearner
     from dqn_helpers.schedules import linear_epsilon
@@ -384,7 +386,13 @@ def check_mean_epsilon(fn) -> CheckReport:
         return float(values.mean())
 
     def value(start, end, fraction) -> float:
-        return _number(fn(start, end, fraction))
+        out = fn(start, end, fraction)
+        if isinstance(out, np.ndarray | torch.Tensor) and out.ndim > 0:
+            raise Fail("one number (a scalar)", f"{type(out).__name__} of shape {tuple(out.shape)}: {out!r:.60}",
+                       "A mean epsilon is one number, not an array holding it: code that formats or compares it "
+                       "(f\"{x:.3f}\", a table of the sweep) fails or misbehaves on an array. Return the number "
+                       "itself (a Python float).")
+        return _number(out)
 
     def compare(start, end, fraction, hint):
         got, want = value(start, end, fraction), measured(start, end, fraction)
@@ -481,6 +489,13 @@ def check_mean_epsilon(fn) -> CheckReport:
                     "steps belongs in it." if value(1.0, 0.04, 0.1) > 1 else " Write down each phase's mean and its "
                     "share of the run, and check that the weighted sum stays between them."),
                 explains=None),
+        Mistake("your ramp's mean is start: over the ramp epsilon falls from start to end, so its mean is "
+                "halfway between them, not start.",
+                lambda: close_to(lambda s, e, f: f * s + (1 - f) * e),
+                "Epsilon equals start only at the first step of the ramp; then it moves in a straight line to end. "
+                "Over a straight line the mean value lies halfway between its two ends. (At fraction = 1 your mean "
+                "comes out as start, while epsilon spends the whole run between start and end.)",
+                explains=graded[:]),
         Mistake("the two phases' weights are swapped: the ramp lasts `fraction` of the run, the flat part the rest.",
                 lambda: close_to(lambda s, e, f: (1 - f) * (s + e) / 2 + f * e),
                 "The ramp's mean counts for the share of the run the ramp lasts, which is fraction; the flat part "

@@ -77,6 +77,23 @@ class _CountingPolicy:
         return self.policy(obs)
 
 
+class _PastLimit(Exception):
+    """Raised by :class:`_StopAfter`: the episode went on past CartPole-v1's time limit."""
+
+
+class _StopAfter:
+    """A policy that stops the student's loop once it has been asked ``limit`` times."""
+
+    def __init__(self, policy, limit: int):
+        self.policy, self.limit, self.calls = policy, limit, 0
+
+    def __call__(self, obs):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise _PastLimit
+        return self.policy(obs)
+
+
 _TIME_LIMIT_HINT = (
     "An episode ends when it is terminated OR truncated. CartPole-v1 truncates every episode at 500 steps; a loop "
     "that waits for `terminated` alone never stops for a good policy."
@@ -441,6 +458,24 @@ def check_evaluate(fn) -> CheckReport:
         repeats = sum(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(asked, asked[1:]))
         return len(asked) > 10 and repeats > 0.5 * (len(asked) - 1)
 
+    def unwrapped() -> bool:
+        """The env under every wrapper: the half-reward env's wrappers never saw a step, and no time limit cuts."""
+        asked = []
+
+        def spy(obs):
+            asked.append(1)
+            return _angle_policy(obs)
+
+        _TAKEN.clear()
+        call(spy, 2, 0, HALF_REWARD_ID)
+        if _TAKEN or not asked:
+            return False
+        try:
+            call(_StopAfter(_balancing_policy, 520), 1, 0)
+        except _PastLimit:
+            return True
+        return False
+
     def rounded_rewards() -> bool:
         """Right on CartPole-v1 (rewards of 1), whole numbers below the reference where the reward is 0.5."""
         got, refs = call(_angle_policy, 4, 7, HALF_REWARD_ID), references(_angle_policy, 4, 7, HALF_REWARD_ID)
@@ -495,6 +530,12 @@ def check_evaluate(fn) -> CheckReport:
                 "observation that env.step returns.", stale_obs,
                 "After each step, the next action must be chosen for the state the env is in now, the observation "
                 "the step just returned; yours keeps asking about the episode's first one."),
+        Mistake("your env is `.unwrapped`: that strips every wrapper gym.make put around it, the time limit and "
+                "any reward wrapper.", unwrapped,
+                "gym.make(env_id) returns the env inside wrappers, and they are part of the task: CartPole-v1's "
+                "TimeLimit truncates every episode at 500 steps, and dqn_helpers/CartPoleHalfReward-v1 pays 0.5 per "
+                "step through a reward wrapper. `.unwrapped` is the bare simulator beneath them: its episodes never "
+                "truncate and it pays CartPole's own 1 per step. Evaluate the env gym.make returns, as it is."),
         Mistake("you counted steps, not rewards: each return is the episode's length.",
                 shifted(scale=2.0, env=HALF_REWARD_ID),
                 f"CartPole-v1 pays 1 per step, so there the length and the return agree; {HALF_REWARD_ID} pays 0.5 "

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
-from dqn_helpers.checks.dqn_update import broadcast_mistake, update_references
+from dqn_helpers.checks.dqn_update import broadcast_mistake, target_network_predicts, update_references
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.limits import time_limit
 from dqn_helpers.checks.shapes import broadcast_seen
@@ -150,8 +150,9 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     value per transition (no (B, 1) tensor broadcast against a (B,) one); one that it is
     the student's own code (no call of ``learner.update``, ``update_variant`` or ``td_target``).
     A failed probe says which part of DQN it isolates and where to look; patterns across
-    probes name the mistake (no discount, bootstrapping through terminal states, a reward masked
-    with the bootstrap, a flipped sign, ignoring the action; with ``loop``, a loop that never calls
+    probes name the mistake (no discount, bootstrapping through terminal states, an inverted terminal
+    mask, a reward masked with the bootstrap, a flipped sign, ignoring the action, Q(s, a) predicted
+    with the target network; with ``loop``, a loop that never calls
     ``learner.act``).
 
     ``loop``: the student's training loop (notebook 09's ``training_loop``). Then the whole
@@ -174,7 +175,10 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
             results[key] = run_probes(update, make_learner, gamma, loop=loop if with_loop else None)
         return results[key]
 
-    def one_update():
+    def new_learner():
+        return (make_learner or _default_learner)(1, 2, gamma, 0)
+
+    def one_update(learner=None):
         """The student's update once, on a batch of the fifth probe."""
         from dqn_helpers.replay_buffer import ReplayBuffer
 
@@ -184,7 +188,7 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
         actions = rng.integers(2, size=64)
         buffer.remember(obs, actions, np.where(actions == (obs[:, 0] > 0), 1.0, -1.0), np.zeros_like(obs),
                         np.ones(64))
-        update((make_learner or _default_learner)(1, 2, gamma, 0), buffer.sample(batch_size))
+        update(learner or new_learner(), buffer.sample(batch_size))
 
     def flat_shapes():
         seen = broadcast_seen(one_update, batch_size)
@@ -239,7 +243,7 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
     def acts() -> int:
         return int(table()["acts"].sum())
 
-    mistakes = [broadcast_mistake(one_update, batch_size)]
+    mistakes = [broadcast_mistake(one_update, batch_size), target_network_predicts(new_learner, one_update)]
     if loop is not None:
         # before the loop-versus-update comparison: a loop that never explores is named, not described probe by probe
         mistakes.append(Mistake(
@@ -266,6 +270,15 @@ def check_probes(update, make_learner=None, gamma: float = PROBE_GAMMA, loop=Non
                 f"Probe 1's only step pays 1 and ends the episode, so Q = 1; yours is near gamma = {gamma:g}, and "
                 "probe 3's last state likewise. The reward of the step is received now, undiscounted; gamma scales "
                 "only the bootstrapped value of the next state."),
+        Mistake("your terminal mask is inverted: the target bootstraps where the episode ended and not where it "
+                "goes on.",
+                lambda: near(q(1), 1.0 / (1.0 - gamma)) and near(q(3, 0.0), 0.0) and not near(gamma, 0.0),
+                f"The constant-reward probe's only step is terminal, so Q = 1; yours is near 1/(1 - gamma) = "
+                f"{1 / (1 - gamma):g}: it bootstraps there. And the first state of the discounting probe, whose "
+                f"episode goes on, should be worth gamma * 1 = {gamma:g}; yours is near 0: no bootstrap where there "
+                "should be one. The mask keeps the bootstrapped term where terminated == 0 and drops it where "
+                "terminated == 1; yours does the opposite (`terminated` where `1 - terminated` belongs, or a "
+                "flipped condition)."),
         Mistake("you bootstrap through terminal states.",
                 lambda: near(q(1), 1.0 / (1.0 - gamma)),
                 f"The constant-reward probe's only step is terminal, so Q = 1; yours is near 1/(1 - gamma) = "

@@ -25,6 +25,35 @@ def _one_row_error(err: BaseException) -> str | None:
     return None
 
 
+_SCALE = 1000.0  # how much the last Linear layer is scaled to see whether anything after it caps the outputs
+
+
+def _capped(net: nn.Module, forward, x: torch.Tensor) -> tuple[float, float] | None:
+    """The range of the outputs when the last ``nn.Linear`` to run has its weights and bias scaled by ``_SCALE``,
+    if they grow far less than that (a bounded function after it, e.g. ``100 * tanh``); else ``None``.
+
+    The last layer is the one whose forward ran last (forward hooks), not the last one registered. A hidden
+    tanh or a dueling head keeps the outputs growing with that layer, so it is not capped."""
+    import copy
+
+    net = copy.deepcopy(net)
+    order: list[nn.Linear] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m))
+             for m in net.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        before = forward(net, x)
+        for h in hooks:
+            h.remove()
+        if not order or float(before.abs().max()) == 0.0:
+            return None
+        for p in order[-1].parameters():
+            p.mul_(_SCALE)
+        after = forward(net, x)
+    if float(after.abs().max()) < 0.01 * _SCALE * float(before.abs().max()):
+        return float(after.min()), float(after.max())
+    return None
+
+
 def check_q_network(make_fn) -> CheckReport:
     """Check ``make_fn(obs_dim, n_actions) -> torch.nn.Module`` (notebook 02_q_networks).
 
@@ -34,8 +63,9 @@ def check_q_network(make_fn) -> CheckReport:
     outputs are unbounded Q-values, one free value per action (a few hundred Adam steps
     reach targets 50, -20 and 100; no softmax/sigmoid/tanh); each row depends only on its
     own observation; it is the student's own network (not :func:`dqn_helpers.make_q_network`).
-    Recognises Dropout in training mode, a log-softmax, one output copied to every action
-    and a bounded activation at the end.
+    Recognises Dropout in training mode, a log-softmax, one output copied to every action,
+    a bounded activation at the end and one scaled up (``100 * tanh``: outputs that do not grow
+    when the last linear layer's weights do).
     """
     from dqn_helpers.q_network import make_q_network
 
@@ -153,6 +183,14 @@ def check_q_network(make_fn) -> CheckReport:
                 "Q-values are expected returns: any real number, and a different one for each action. The last "
                 "layer must give n_actions free outputs, with nothing after it that limits or ties them.",
             )
+        if (capped := _capped(build(4, 3), forward, torch.randn(64, 4))) is not None:
+            raise Fail(
+                f"outputs that grow with the last linear layer: its weights and bias scaled by {_SCALE:g} scale "
+                "the Q-values too",
+                f"outputs still within [{capped[0]:.4g}, {capped[1]:.4g}]: something after that layer caps them",
+                "A Q-value has no ceiling fixed in advance: the returns grow with the reward scale, the episode "
+                "length and gamma. Nothing after the last linear layer may limit its outputs.",
+            )
 
     def rowwise():
         net = build()
@@ -187,6 +225,11 @@ def check_q_network(make_fn) -> CheckReport:
             out = forward(build(4, 3), torch.randn(256, 4) * 1000)
         return float(out.abs().max()) <= 1.0 + 1e-4
 
+    def scaled_bound() -> bool:
+        seen["capped"] = _capped(build(4, 3), forward, torch.randn(64, 4))
+        return seen["capped"] is not None
+
+    seen: dict = {}
     tests = [
         Test("returns a torch.nn.Module", is_module, required=True),
         Test(OWN_CODE, own_code_test(build, {"dqn_helpers.make_q_network": make_q_network}, answer=make_fn),
@@ -225,6 +268,15 @@ def check_q_network(make_fn) -> CheckReport:
             bounded_end,
             "Even for huge inputs your outputs stay within [-1, 1]. A CartPole return is worth up to about 100; "
             "remove the squashing function after the last linear layer.",
+        ),
+        Mistake(
+            "a bounded function at the end, scaled up (e.g. 100 * tanh): your Q-values have a fixed ceiling.",
+            scaled_bound,
+            lambda: f"With the last linear layer's weights and bias {_SCALE:g} times larger, your outputs still lie "
+            f"within [{seen['capped'][0]:.4g}, {seen['capped'][1]:.4g}]: a squashing function after that layer caps "
+            "them, and a factor in front of it only moves the cap. Returns near or above it cannot be represented "
+            "(and near it the squashing function's gradient vanishes, so learning stalls); a CartPole return with "
+            "gamma = 0.99 approaches 100, a longer task's more. End with the linear layer itself.",
         ),
     ]
     return run_tests(name, tests, signature, mistakes)

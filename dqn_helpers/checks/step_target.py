@@ -26,7 +26,8 @@ def check_step_target(fn) -> CheckReport:
     unless ``terminated``. Tests: a number; a running episode bootstraps; a terminated
     one does not; a time-limit truncation still bootstraps; terminated and truncated
     together do not; gamma; no gradient; the student's own code (not a call of
-    :func:`dqn_helpers.td_target`). Recognises masking with ``terminated or truncated``, masking
+    :func:`dqn_helpers.td_target`). Recognises a mask of ``1 - terminated - truncated`` (-1 where
+    both are set), masking with ``terminated or truncated``, masking
     with ``truncated`` instead of ``terminated``, the argmax index used as a value, and a mean
     over the actions.
     """
@@ -103,6 +104,10 @@ def check_step_target(fn) -> CheckReport:
         return (is_close(value(False, True), 1.0) and is_close(value(True, False), 1.0)
                 and is_close(value(False, False), 1.0 + 0.9 * best_next))
 
+    def subtracts_both_flags() -> bool:
+        """A mask of 1 - terminated - truncated: 0 for either flag, and -1 where both are set."""
+        return masks_with_done() and is_close(value(True, True), 1.0 - 0.9 * best_next)
+
     def masks_with_truncated() -> bool:
         return (is_close(value(False, True), 1.0) and is_close(value(True, False), 1.0 + 0.9 * best_next)
                 and is_close(value(False, False), 1.0 + 0.9 * best_next))
@@ -125,6 +130,17 @@ def check_step_target(fn) -> CheckReport:
         Test("no gradient flows through the target", no_gradient),
     ]
     mistakes = [
+        Mistake(
+            "your mask subtracts both flags from 1 (1 - terminated - truncated): it is -1 where both are set, and "
+            "it switches the bootstrap off at a truncation.",
+            subtracts_both_flags,
+            lambda: "Terminated and truncated together give a mask of 1 - 1 - 1 = -1: your target there is r - "
+            f"gamma * max Q(s') ({value(True, True):.4f} here), a future subtracted rather than dropped. And a "
+            "time-limit truncation must not cut the bootstrap at all: a time limit is not a death, the truncated "
+            "state has a future worth max Q(s'). Only `terminated` decides whether to bootstrap; `truncated` only "
+            "tells you to reset the env.",
+            explains=["a time-limit truncation still bootstraps", "terminated and truncated together: y = r"],
+        ),
         Mistake(
             "you switched the bootstrap off with `terminated or truncated`.",
             masks_with_done,

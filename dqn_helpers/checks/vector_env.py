@@ -36,7 +36,9 @@ def check_vectorized_env(cls) -> CheckReport:
     swapped where an episode ended (the reset observation as ``final_obs``, the last one as
     ``next_obs``); ``final_obs`` holding the observation the action was taken in; a time limit
     whose counter is never reset (an ended copy reset with ``env.unwrapped.reset()``); a lazy reset (an
-    ended copy reset at the start of the next ``step()`` call, not in the step where it ended).
+    ended copy reset at the start of the next ``step()`` call, not in the step where it ended);
+    ``final_obs`` left at zeros where no episode ended (gymnasium's ``info["final_obs"]`` style); the
+    reset observation stored as ``final_obs`` too; one env object shared by every copy (``[env] * n``).
     """
     import gymnasium as gym
 
@@ -317,6 +319,30 @@ def check_vectorized_env(cls) -> CheckReport:
         pairs = [(prev[i], f["final_obs"][i]) for prev, f in rollout() for i in range(n_envs)]
         return np.mean([np.allclose(a, b) for a, b in pairs]) > 0.9
 
+    def zeros_where_running() -> bool:
+        """final_obs is all zeros in the rows where no episode ended (gymnasium's info["final_obs"] style)."""
+        rows = [f["final_obs"][i] for _, f in rollout() for i in np.flatnonzero(~(f["terminated"] | f["truncated"]))]
+        return bool(rows) and all(not row.any() for row in rows)
+
+    def reset_obs_as_final() -> bool:
+        """Where an episode ended, final_obs is the reset observation (equal to next_obs); elsewhere it is right."""
+        seen = []
+        for prev, f in rollout():
+            for i in range(n_envs):
+                if f["terminated"][i] or f["truncated"][i]:
+                    seen.append(np.allclose(f["final_obs"][i], f["next_obs"][i])
+                                and np.abs(f["next_obs"][i]).max() <= 0.05)
+                elif not np.allclose(f["final_obs"][i], true_step(prev[i], 1)[0], atol=1e-4):
+                    return False
+        return bool(seen) and all(seen)
+
+    def shared_env() -> bool:
+        """The copies are one env object: copy i's step continues from where copy i - 1's step left the env."""
+        chained = [any(np.allclose(f["final_obs"][i], true_step(f[k][i - 1], 1)[0], atol=1e-4)
+                       for k in ("final_obs", "next_obs"))  # the reset of copy i - 1 came before or after
+                   for _, f in rollout() for i in range(1, n_envs)]
+        return bool(chained) and float(np.mean(chained)) > 0.9
+
     def terminated_flags():
         for t, (prev, fields) in enumerate(rollout()):
             for i in range(n_envs):
@@ -477,6 +503,38 @@ def check_vectorized_env(cls) -> CheckReport:
                 "past the limit, so the copy's every later episode is cut after one step.",
                 explains=[limit_test],
             ),
+            Mistake(
+                "final_obs is zeros where no episode ended (like gymnasium's info[\"final_obs\"]): where a copy's "
+                "episode goes on, its final_obs must equal its next_obs.",
+                zeros_where_running,
+                "In this exercise final_obs is the s' of every copy's transition, not only of the ended ones: the "
+                "learner stores (obs, action, reward, final_obs) for all copies at every step. Where no episode "
+                "ended, the observation env.step() returned is both final_obs and next_obs; only where an episode "
+                "ended do they differ (next_obs is then the reset observation).",
+                explains=transition_tests,
+            ),
+            Mistake(
+                "where an episode ended, you stored the reset observation (the new episode's first one) as "
+                "final_obs, not the observation env.step() returned.",
+                reset_obs_as_final,
+                "Your next_obs is right; final_obs is overwritten by the reset too, so the transition that ends an "
+                "episode loses its s' (and next_obs and final_obs come out equal, which the auto-reset test also "
+                "flags). Keep the observation env.step() returned as final_obs, and put the reset observation in "
+                "next_obs only.",
+                explains=transition_tests,
+            ),
+            Mistake(
+                "your copies are one and the same env object (e.g. [env] * num_envs): each copy's step moves on from "
+                "where the previous copy's step left that env.",
+                shared_env,
+                "A list that repeats one object holds one env, not num_envs: stepping 'copy' 1 steps the env that "
+                "'copy' 0 has just stepped, so the transitions chain through all copies, episodes end early and the "
+                "time limit counts the steps of every copy together (which is why no copy is cut at step 5). Make "
+                "num_envs independent copies of the env you were given (copy.deepcopy), wrappers included.",
+                explains=[*transition_tests, "every episode of a copy starts from a new state (no re-seeding at "
+                          "auto-reset)", flags_test, "terminated vs truncated kept apart (time limit gives truncated)",
+                          limit_test],
+            ),
         ]
         return run_tests(name, tests, signature, mistakes, subject="your class's methods")
     finally:
@@ -532,10 +590,23 @@ class _ScriptedVectorEnv:
 
     def __init__(self):
         self.t, self.resets = 0, 0
+        self.latest = np.zeros((2, 4), dtype=np.float32)  # the observations it returned last (reset or step)
+        self.asked: list[tuple[int, bool]] = []  # per policy call: the vector step, and whether obs was the latest
 
     def reset(self, seed=None):
         self.t, self.resets = 0, self.resets + 1
-        return np.zeros((2, 4), dtype=np.float32)
+        self.latest = np.zeros((2, 4), dtype=np.float32)
+        return self.latest.copy()
+
+    def policy(self, obs):
+        """``_act``, recording whether it was asked about the observations this env returned last."""
+        seen = np.asarray(obs, dtype=np.float32)
+        self.asked.append((self.t, seen.shape == self.latest.shape and np.allclose(seen, self.latest)))
+        return _act(obs)
+
+    def stale_calls(self) -> list[int]:
+        """The vector steps before which the policy was asked about older observations than the latest."""
+        return [t for t, latest in self.asked if not latest]
 
     def step(self, actions):
         from dqn_helpers.vector_env import VectorStep
@@ -546,6 +617,7 @@ class _ScriptedVectorEnv:
         k = self.t % len(_WASTED)
         self.t += 1
         obs = np.full((2, 4), 0.01 * self.t, dtype=np.float32)
+        self.latest = obs.copy()
         ended = _ENDED[k]
         rewards = np.where(_WASTED[k] | _NO_REWARD[k], 0.0, 1.0).astype(np.float32)
         return VectorStep(next_obs=obs, final_obs=obs.copy(), rewards=rewards, terminated=ended.copy(),
@@ -692,7 +764,13 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
     def wasted():
         for n_vector_steps in (10, 20):
             vec_env = _ScriptedVectorEnv()
-            got = number(wasted_share(vec_env, _act, n_vector_steps), "wasted_share")
+            got = number(wasted_share(vec_env, vec_env.policy, n_vector_steps), "wasted_share")
+            if stale := vec_env.stale_calls():
+                raise Fail("the policy asked, before each vector step, about the observations the vec_env returned "
+                           "last (the scripted observations change at every step)",
+                           f"{len(stale)} of {len(vec_env.asked)} calls got older observations than the latest "
+                           f"(first before vector step {stale[0] + 1})",
+                           "Choose each vector step's actions for the state the copies are in now.")
             counts = _scripted_counts(n_vector_steps)
             want = counts["wasted"] / (2 * n_vector_steps)
             if abs(got - want) < 1e-9:
@@ -735,7 +813,20 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
         Test(length_test, lengths),
         Test(share_test, wasted),
     ]
+    def stale_policy_obs() -> bool:
+        """wasted_share keeps asking the policy about an old observation: most calls after the first are stale."""
+        vec_env = _ScriptedVectorEnv()
+        wasted_share(vec_env, vec_env.policy, 10)
+        return len(vec_env.asked) > 1 and len(vec_env.stale_calls()) >= (len(vec_env.asked) - 1) / 2
+
     mistakes = [
+        Mistake("wasted_share never moves its observation on: the policy is asked about the same old observation "
+                "at every vector step, not about the one the last step returned.", stale_policy_obs,
+                "The share came out right only because this scripted vector env ignores the actions; with a real "
+                "policy the actions would be chosen for a state the copies left long ago, so the measured share "
+                "would not be that of the agent's own episodes. After each vector step, the observations to act on "
+                "next are that step's next_obs: keep them for the next call of the policy.",
+                explains=[share_test]),
         Mistake("mean_episode_length returns the median of the episode lengths, not their mean.", median_length,
                 "The median is the middle length; the share of wasted steps depends on the total number of steps, "
                 "so it needs the mean: the steps of all the episodes added up, divided by the number of episodes "
