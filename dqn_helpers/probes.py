@@ -144,7 +144,8 @@ class ActionRewardProbe(ProbeEnv):
 
 class ObservationActionProbe(ProbeEnv):
     """Probe 5: obs ±1; reward +1 when the action matches the sign (1 for +1, 0 for -1), else -1. Fails when
-    the rows' observations and actions get mixed up (a (B, 1) column broadcast against (B,))."""
+    the rows' observations and actions get mixed up. (A (B, 1) column broadcast against (B,) fails it too, but
+    fails probe 2 first; check_probes names that case itself.)"""
 
     n_actions = 2
     name = "observation-and-action"
