@@ -1,4 +1,5 @@
-"""The student version of notebook 09 runs up to its first stub, and its checks say "not implemented yet"."""
+"""The student version of notebook 09 raises first where the student's update is used (a cell tagged so that
+"Run all" goes on), and its checks say "not implemented yet"."""
 
 from __future__ import annotations
 
@@ -41,11 +42,14 @@ def test_student_notebook_09_runs_up_to_the_first_stub(tmp_path, monkeypatch):
             except CellExecutionError as err:
                 errors.append((index, str(err)))
             outputs += [o.get("text", "") for o in cell.outputs]
-    assert errors, "the student version should stop where the student's code is first needed"
-    first, message = errors[0]
-    assert "NotImplementedError" in message
+    raised = [(index, output.get("ename", "")) for index, cell in enumerate(student.cells) if cell.cell_type == "code"
+              for output in cell.outputs if output.get("output_type") == "error"]
+    assert raised, "the student version should raise where the student's code is first needed"
+    first, name = raised[0]
+    assert name == "NotImplementedError"
     assert "dqn_update(mine, batch)" in student.cells[first].source  # the first cell that runs the student's code
-    for index, later in errors[1:]:  # later cells fail only on a stub or on what a stubbed cell did not define
+    assert "raises-exception" in student.cells[first].metadata.get("tags", []), "'Run all' must go past it"
+    for index, later in errors:  # untagged cells fail only on a stub or on what a stubbed cell did not define
         assert "NotImplementedError" in later or "NameError" in later, (index, later[-300:])
     text = "".join(outputs)
     for check in ("check_dqn_update", "check_training_loop", "check_probes"):
