@@ -379,6 +379,16 @@ def double_target(rewards, terminated, next_q_online, next_q_target, gamma, slip
         elif slip == "mean at the online choice":
             chosen = best.unsqueeze(1)
             next_values = ((next_q_online.gather(1, chosen) + next_q_target.gather(1, chosen)) / 2).squeeze(1)
+        elif slip == "min of target":  # min instead of max, and the online network left out
+            next_values = next_q_target.min(1).values
+        elif slip == "argmin":
+            next_values = next_q_target[torch.arange(len(rewards)), next_q_online.argmin(dim=1)]
+        elif slip == "keepdim index":  # a' of shape (B, 1) next to arange's (B,)
+            next_values = next_q_target[torch.arange(len(rewards)), next_q_online.argmax(dim=1, keepdim=True)]
+        elif slip in ("where on floats", "where on bools"):
+            chosen = next_q_target[torch.arange(len(rewards)), best]
+            done = terminated if slip == "where on floats" else terminated.bool()
+            return torch.where(done, rewards, rewards + gamma * chosen)
         elif slip == "mean of both":
             next_values = (next_q_online.max(dim=1).values + next_q_target.max(dim=1).values) / 2
         else:
@@ -388,6 +398,25 @@ def double_target(rewards, terminated, next_q_online, next_q_target, gamma, slip
 
 def test_double_dqn_argmax_without_a_dimension():
     named(check_double_dqn_target(functools.partial(double_target, slip="flat")), "argmax without a dimension")
+
+
+@pytest.mark.parametrize("slip", ["min of target", "argmin"])
+def test_double_dqn_a_minimum_is_named_and_not_called_a_flattened_argmax(slip):
+    # the fixed example's non-terminal rows have their target minimum in column 1, the flattened argmax's column
+    named(check_double_dqn_target(functools.partial(double_target, slip=slip)), "a minimum where a maximum belongs",
+          absent=("argmax without a dimension",))
+
+
+def test_double_dqn_where_with_a_float_mask_is_told_it_needs_a_bool_condition():
+    report = check_double_dqn_target(functools.partial(double_target, slip="where on floats"))
+    assert not report and "takes a bool condition" in report.failures[0].hint, str(report)
+    assert "int64" not in str(report), str(report)
+    assert check_double_dqn_target(functools.partial(double_target, slip="where on bools"))
+
+
+def test_double_dqn_an_index_of_shape_b_1_is_named():
+    report = check_double_dqn_target(functools.partial(double_target, slip="keepdim index"))
+    assert not report and "your indices of a' have shape (B, 1)" in report.failures[0].hint, str(report)
 
 
 def test_double_dqn_values_used_as_indices_get_an_index_hint():

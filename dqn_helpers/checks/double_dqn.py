@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 
 from dqn_helpers.checks.delegation import OWN_CODE, own_code_test
-from dqn_helpers.checks.formatting import close, fmt
+from dqn_helpers.checks.formatting import close, describe, fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 from dqn_helpers.checks.targets import (
     Q_ONLINE,
@@ -59,6 +59,7 @@ def check_double_dqn_target(fn) -> CheckReport:
         if changed:  # the caller's batch would be changed: a clone hides it from the values, not from this
             raise Fail("the input tensors left as they were", f"your function changed {', '.join(changed)} in place",
                        IN_PLACE_HINT)
+        column_index(out, rewards, terminated, online, target, gamma)
         return tensor_out(out, tuple(rewards.shape),
                           rerun=lambda: fn(rewards.clone(), terminated.clone(), online.clone(), target.clone(), gamma),
                           n_actions=online.shape[1])
@@ -166,10 +167,22 @@ def check_double_dqn_target(fn) -> CheckReport:
         """A detector: the answer values the next states at ``actions`` (one per row) instead of the online argmax."""
         return is_like(lambda g: td_target(REWARDS, TERMINATED, Q_TARGET, g, next_actions=actions))
 
+    def flat_everywhere() -> bool:
+        """On random batches whose largest online value is planted in row 0, column 2, every row takes action 2:
+        the flattened argmax, not a rule (a minimum, say) that happens to agree on the fixed example."""
+        for rewards, _, online, target in random_batches(5, ((16, 3), (8, 4)), n_q=2):
+            online[0, 2] = online.abs().max() + 10.0
+            alive, column = torch.zeros(len(rewards)), torch.full((len(rewards),), 2)
+            if not close(call(rewards, alive, online, target, 0.9),
+                         td_target(rewards, alive, target, 0.9, next_actions=column)):
+                return False
+        return True
+
     flat = Q_ONLINE.argmax()  # no dim: one index into the flattened (B, A) tensor
     one_action = [Mistake(
         f"argmax without a dimension: it returned one index into the flattened tensor ({int(flat)}), so every row "
-        "got the same next action.", picked_with(flat.expand(5) % Q_ONLINE.shape[1]),
+        "got the same next action.",
+        lambda: picked_with(flat.expand(5) % Q_ONLINE.shape[1])() and flat_everywhere(),
         "An argmax over the whole (B, A) tensor gives a single number. The best action must be chosen per row, "
         "over the action dimension, giving one action per transition.", values)] if flat < Q_ONLINE.shape[1] else []
 
@@ -180,6 +193,10 @@ def check_double_dqn_target(fn) -> CheckReport:
                     "used as indices, an argmax over the flattened tensor (no dimension), or one over dimension 0 "
                     "(the batch: it returns row numbers) gives numbers that are no actions. Choose a' per row with "
                     "an argmax over the action dimension.")
+        if "where expected condition to be a boolean" in text:
+            return ("torch.where takes a bool condition (True or False per row); `terminated` is a float tensor of "
+                    "0.0 and 1.0, so it cannot be the condition as it is. Make a bool tensor from it, or keep it a "
+                    "number and use it to switch the bootstrap term off arithmetically.")
         if "expected" in text and ("Long" in text or "int64" in text):
             return ("gather and indexing need integer indices: a' must be the argmax (which action), not the max "
                     "(how much it is worth).")
@@ -215,7 +232,14 @@ def check_double_dqn_target(fn) -> CheckReport:
         lambda: any(is_like(lambda g, c=c: reference(REWARDS, TERMINATED, Q_ONLINE, Q_TARGET, c))()
                     for c in (0.99, 0.9, 0.95, 0.999, 1.0)),
         "Whatever gamma the test passes, your targets come out the same. Discount with the gamma argument: each "
-        "caller (and each environment) sets its own.", values)] + one_action
+        "caller (and each environment) sets its own.", values), Mistake(
+        "a minimum where a maximum belongs: your next value is the smallest Q-value (or the value of the action "
+        "the online network rates worst), not the target network's value of the online network's best action.",
+        on_random(call, lambda o, t: t.min(dim=1).values,
+                  lambda o, t: t.gather(1, o.argmin(dim=1, keepdim=True)).squeeze(1),
+                  lambda o, t: torch.min(o, t).min(dim=1).values),
+        "Q-learning assumes the agent acts greedily from the next state on: a' is the action with the highest "
+        "online Q-value in its row, and the target network then says what that action is worth.", values)] + one_action
     mistakes += combined_values(call, is_like, values)
     return run_tests(name, tests, signature, mistakes)
 
@@ -230,6 +254,33 @@ def differing_rows(expected: torch.Tensor, got: torch.Tensor, shown: int = 4) ->
     return f"{side['e']}{more}", f"{len(off)} of {len(expected)} rows differ; {side['g']}"
 
 
+def on_random(call, *rules) -> Callable[[], bool]:
+    """A detector: on random batches (no terminal row), the next value is one of ``rules(online, target)``."""
+    def detect() -> bool:
+        for rewards, _, online, target in random_batches(3, ((16, 3),), n_q=2):
+            alive = torch.zeros(len(rewards))
+            got = call(rewards, alive, online, target, 0.9)
+            if not any(close(got, rewards + 0.9 * rule(online, target)) for rule in rules):
+                return False
+        return True
+    return detect
+
+
+def column_index(out, rewards, terminated, online, target, gamma) -> None:
+    """A :class:`Fail` naming the (B, 1) index of a' when ``out`` is the (B, B) grid that ``target[arange, a']``
+    makes with it (every transition's Q-values read at every row's a')."""
+    batch = len(rewards)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (batch, batch) or batch < 2:
+        return
+    grid = target[torch.arange(batch), online.argmax(dim=1, keepdim=True)]  # (B, B)
+    if close(out.detach().float(), rewards + gamma * (1 - terminated) * grid):
+        raise Fail(f"a tensor of shape ({batch},) (one value per transition)", describe(out),
+                   f"Shape ({batch}, {batch}): your indices of a' have shape (B, 1) (an argmax with keepdim=True, "
+                   "or an unsqueeze), and next to the row numbers, of shape (B,), they broadcast into a (B, B) grid: "
+                   "every transition's Q-values read at every row's a'. Indexing with two index tensors pairs them "
+                   "element by element only when both have shape (B,).")
+
+
 def combined_values(call, is_like, explains) -> list[Mistake]:
     """Mistakes that value a' with both networks at once, or read every value from the first row.
 
@@ -241,15 +292,7 @@ def combined_values(call, is_like, explains) -> list[Mistake]:
         return is_like(lambda g: REWARDS + g * (1 - TERMINATED) * next_values)
 
     def combines(*rules) -> Callable[[], bool]:
-        """A detector: on random batches (no terminal row), the next value is one of ``rules(online, target)``."""
-        def detect() -> bool:
-            for rewards, _, online, target in random_batches(3, ((16, 3),), n_q=2):
-                alive = torch.zeros(len(rewards))
-                got = call(rewards, alive, online, target, 0.9)
-                if not any(close(got, rewards + 0.9 * rule(online, target)) for rule in rules):
-                    return False
-            return True
-        return detect
+        return on_random(call, *rules)
 
     chosen = Q_ONLINE.argmax(dim=1)  # (B,)
     one_role = ("In Double DQN the two networks do not share the value: the online network's Q-values only say "
