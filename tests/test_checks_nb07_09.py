@@ -99,6 +99,42 @@ def test_evaluate_mistakes_are_named(answer, words):
     named(check_evaluate(answer), words, absent=("discounted",))
 
 
+def evaluate_by_episode(policy, env_id, n_episodes, seed, slip=None):
+    """A list of returns, one episode at a time; ``slip`` puts in one mistake."""
+    env, returns = gym.make(env_id), []
+    for i in range(n_episodes):
+        obs, _ = env.reset(seed=seed + i)
+        total = 1.0 if slip == "sum starts at 1" else 0.0  # a step counter's habit: the first step is step 1
+        while True:
+            obs, reward, terminated, truncated, _ = env.step(int(policy(obs[None])[0]))
+            total += reward
+            if terminated:
+                returns.append(total)
+                break
+            if truncated:
+                if slip != "terminated episodes only":
+                    returns.append(total)
+                break
+    return np.array(returns)
+
+
+def test_evaluate_by_episode_without_a_slip_passes():
+    assert check_evaluate(evaluate_by_episode)
+
+
+def test_evaluate_a_return_one_too_high_is_not_called_a_time_limit_problem():
+    text = named(check_evaluate(functools.partial(evaluate_by_episode, slip="sum starts at 1")),
+                 "each return is exactly 1 too high", absent=("never stops",))
+    assert "(501 for 500 steps)" in text, text
+
+
+def test_evaluate_truncated_episodes_dropped_is_named():
+    text = named(check_evaluate(functools.partial(evaluate_by_episode, slip="terminated episodes only")),
+                 "episodes that end by truncation (the time limit) were dropped",
+                 absent=("Collect one undiscounted return",))
+    assert "shape (0,)" in text, text
+
+
 def test_student_evaluate_without_a_slip_passes():
     assert check_evaluate(student_evaluate)
 

@@ -154,6 +154,9 @@ ANY_COPY_HINT = (
     "is too low. Which start states are scored also depends on the policy. Count exactly one episode per copy, the "
     "one that starts from that copy's seeded reset, and ignore whatever a copy plays after it.")
 
+ONE_HIGH_HINT = ("Each of your returns is exactly 1 above the reference's, also where the episode stopped at the "
+                 "time limit (501 for 500 steps): the loop ended where it should, but the sum of an episode starts "
+                 "at 1, or one reward is added twice. A return starts at 0 and adds each step's reward once.")
 RUNNING_SUM_HINT = "Each of your returns includes the episodes before it: every episode's sum starts from 0."
 COUNTS_ON_HINT = ("A vector env resets an env whose episode ended and plays on while the others finish; a loop that "
                   "runs until every env is done must stop adding the rewards of an env once its first episode ended.")
@@ -328,6 +331,8 @@ def check_evaluate(fn) -> CheckReport:
         refs = references(_balancing_policy, n, 0)
         if not matches_any(got, refs):
             hint = _TIME_LIMIT_HINT if got.max() > 500 else "Sum the rewards of each episode until it is done."
+            if np.allclose(got, refs[0] + 1) or np.allclose(got, refs[1] + 1):
+                hint = ONE_HIGH_HINT
             if np.allclose(got, refs[0] - 1) or np.allclose(got, refs[1] - 1):
                 hint = ("Your returns are exactly 1 short for episodes that reach the time limit: the loop stops one "
                         "step before it (a step count compared with < 500, or a range of 499). Let the env say when "
@@ -497,6 +502,12 @@ def check_evaluate(fn) -> CheckReport:
         got = call(_uneven_policy, 8, 0)
         return any(np.allclose(got, r.min()) and np.ptp(r) > 0 for r in references(_uneven_policy, 8, 0))
 
+    def truncated_dropped() -> bool:
+        """Fewer returns than episodes when every episode reaches the time limit, all of them when none does."""
+        out = fn(_StopAfter(_balancing_policy, 3 * 600), env_id, 3, 0)
+        seen["truncated"] = describe(out)
+        return np.shape(out)[:1] < (3,) and np.shape(fn(_angle_policy, env_id, 3, 0)) == (3,)
+
     def ignores_terminated() -> bool:
         return all(np.allclose(call(_angle_policy, 6, seed), _until_truncated(_angle_policy, env_id, 6, seed))
                    for seed in (0, 3))
@@ -544,6 +555,15 @@ def check_evaluate(fn) -> CheckReport:
         Mistake("the reward of the last step is missing: each return is exactly 1 lower.", shifted(d=-1.0),
                 "CartPole-v1 pays 1 per step and each of your returns is 1 short: the step that ends the episode "
                 "counts too. Add its reward before you stop the episode's loop."),
+        Mistake("each return is exactly 1 too high: the sum starts at 1, not 0 (or counts one reward twice).",
+                shifted(d=1.0), ONE_HIGH_HINT),
+        Mistake("episodes that end by truncation (the time limit) were dropped: only episodes that ended with "
+                "`terminated` got a return.", truncated_dropped,
+                lambda: f"For a policy that balances the pole until CartPole-v1's 500-step limit yours returned "
+                f"{seen['truncated']}, while episodes that end with the pole falling get their returns. A "
+                "truncated episode is over too, and its return counts like any other: an evaluation that drops the "
+                "long episodes scores a good policy as if it had not played at all. Keep one return per episode, "
+                "however it ended.", ["an episode also ends at the time limit (truncated)"]),
         Mistake("the seed is off by one: episode i was reset with seed + i + 1.", shifted(seed_shift=1),
                 "Your returns for seed=s are the reference's for seed=s + 1. Episodes are numbered from 0 and the "
                 "first one is reset with the seed itself, so that evaluate(..., seed) plays the episodes the "
