@@ -85,6 +85,43 @@ def test_dropout_is_named_not_batch_mixing():
     assert "BatchNorm" not in text and "softmax over dim=0" not in text
 
 
+def softmax_over_the_batch(obs_dim, n_actions):
+    return mlp(obs_dim, n_actions, nn.Softmax(dim=0))
+
+
+def layer_norm_at_the_end(obs_dim, n_actions):
+    return mlp(obs_dim, n_actions, nn.LayerNorm(n_actions))
+
+
+def cartpole_sizes(obs_dim, n_actions):
+    return nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
+
+
+def test_a_softmax_over_the_batch_is_named_as_row_mixing():
+    named(check_q_network(softmax_over_the_batch), "a softmax over the batch dimension (dim=0)",
+          absent=("bounded activation",))
+
+
+def test_a_layer_norm_over_the_actions_is_named():
+    named(check_q_network(layer_norm_at_the_end), "a normalization over the actions",
+          absent=("100 * tanh", "squashing"))
+
+
+def test_hard_coded_sizes_are_named_and_the_fit_failure_is_their_consequence():
+    report = check_q_network(cartpole_sizes)
+    text = named(report, "sizes hard-coded", absent=("dimension 0",))
+    assert "with obs_dim=6, n_actions=2 it raised RuntimeError" in text, text
+    assert all(r.consequence for r in report.failures), text
+
+
+def test_a_hard_coded_first_layer_alone_is_named():
+    def first_layer_for_cartpole(obs_dim, n_actions):
+        return nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, n_actions))
+
+    text = named(check_q_network(first_layer_for_cartpole), "sizes hard-coded")
+    assert "n_actions=3" not in text, text
+
+
 def narrow_tanh(obs_dim, n_actions):
     return nn.Sequential(nn.Linear(obs_dim, 16), nn.Tanh(), nn.Linear(16, n_actions))
 
@@ -249,7 +286,9 @@ def test_a_correct_td_target_still_passes():
 
 WRONG = [
     (check_q_network, tanh_at_the_end), (check_q_network, log_softmax_at_the_end), (check_q_network, OneValue),
-    (check_q_network, with_dropout), (check_step_target, step_masks_with_truncated),
+    (check_q_network, with_dropout), (check_q_network, softmax_over_the_batch),
+    (check_q_network, layer_norm_at_the_end), (check_q_network, cartpole_sizes),
+    (check_step_target, step_masks_with_truncated),
     (check_step_target, step_with_argmax), (check_step_target, step_with_mean),
     (check_step_target, step_target_gamma_on_reward), (check_td_target, td_without_reward),
     (check_td_target, td_gamma_on_everything), (check_td_target, td_gamma_squared),

@@ -166,6 +166,10 @@ def check_q_network(make_fn) -> CheckReport:
         net = build(4, 3)
         x = torch.randn(32, 4)
         wanted = torch.tensor(_FIT_TARGETS).expand(32, 3)
+        with torch.no_grad():
+            if (shape := tuple(forward(net, x).shape)) != (32, 3):  # the shape test says why
+                raise Fail("output shape (32, 3) for n_actions=3, to fit three Q-values", f"shape {shape}",
+                           "The output shape is off: see the shape test above.")
         optimizer = Adam(net.parameters(), lr=0.1)  # the package's: torch.optim would import the compiler
         for _ in range(300):
             loss = (forward(net, x) - wanted).pow(2).mean()
@@ -220,6 +224,43 @@ def check_q_network(make_fn) -> CheckReport:
             out = forward(build(4, 3), torch.randn(64, 4) * 5)
         return bool(torch.allclose(out, out[:, :1].expand_as(out), atol=1e-6))
 
+    def sizes_seen() -> dict:
+        """What the network gives for sizes other than 4 and 2: its output shape, or the error it raised."""
+        seen_sizes = {}
+        for obs_dim, n_actions in ((4, 2), (6, 2), (4, 3)):
+            try:
+                with torch.no_grad():
+                    seen_sizes[obs_dim, n_actions] = tuple(forward(build(obs_dim, n_actions),
+                                                                   torch.randn(8, obs_dim)).shape)
+            except Exception as err:
+                seen_sizes[obs_dim, n_actions] = type(err).__name__
+        return seen_sizes
+
+    def hard_coded() -> bool:
+        got = sizes_seen()
+        return got[4, 2] == (8, 2) and (got[6, 2] != (8, 2) or got[4, 3] != (8, 3))
+
+    def hard_coded_hint() -> str:
+        said = [f"with obs_dim={o}, n_actions={a} " + (f"it raised {v}" if isinstance(v, str) else f"it gave shape {v}")
+                for (o, a), v in sizes_seen().items() if v != (8, a)]
+        return (f"For a batch of 8 observations your network works with obs_dim=4 and n_actions=2, but "
+                f"{' and '.join(said)}. "
+                "The builder is called for other environments too: the first layer's input size comes from "
+                "obs_dim and the last layer's output size from n_actions, not from CartPole's 4 and 2.")
+
+    def batch_softmax() -> bool:
+        with torch.no_grad():
+            out = forward(build(4, 3), torch.randn(64, 4) * 5)
+        return bool(torch.allclose(out.sum(dim=0), torch.ones(3), atol=1e-4))
+
+    def action_norm() -> bool:
+        """Every row of Q-values has mean 0 and the same spread: a normalisation over the actions (LayerNorm)."""
+        with torch.no_grad():
+            out = forward(build(4, 3), torch.randn(64, 4) * 5)
+        spread = out.std(dim=1, unbiased=False)
+        seen["spread"] = float(spread.mean())
+        return bool(out.mean(dim=1).abs().max() < 1e-4 and spread.min() > 0.9 * spread.max() > 1e-3)
+
     def bounded_end() -> bool:
         with torch.no_grad():
             out = forward(build(4, 3), torch.randn(256, 4) * 1000)
@@ -262,6 +303,30 @@ def check_q_network(make_fn) -> CheckReport:
             same_value,
             "Every column of your output is identical, so the greedy action can never depend on the state and the "
             "TD loss cannot tell the actions apart. Give the last layer one output per action.",
+        ),
+        Mistake(
+            "sizes hard-coded: your network does not follow obs_dim and n_actions.", hard_coded, hard_coded_hint,
+            ["output shape (batch, n_actions)",
+             "outputs unbounded Q-values, one free value per action (no softmax, sigmoid or tanh at the end)"],
+        ),
+        Mistake(
+            "a softmax over the batch dimension (dim=0) at the end: each action's outputs are normalised across "
+            "the rows of the batch, so an observation's Q-values depend on the other observations in it.",
+            batch_softmax,
+            "For a batch of 64 observations each column of your output sums to 1: the outputs are shared out among "
+            "the rows, so the same observation gets other values in another batch, and alone (as when the agent "
+            "acts) it always gets 1. Q-values are expected returns of one observation's actions, not shares of "
+            "anything: remove the softmax.",
+        ),
+        Mistake(
+            "a normalization over the actions at the end (such as LayerNorm(n_actions)): it ties the action values "
+            "of each observation together.",
+            action_norm,
+            lambda: "Every row of your output has mean 0 and the same spread (about "
+            f"{seen['spread']:.3g}), whatever the observation: a normalization across the outputs. Then raising "
+            "one action's value lowers the others', and no state can have all its values high or all low, so "
+            "the returns (50, -20 and 100 in the test) cannot be reached. Normalising hidden features is "
+            "allowed; the Q-values themselves must be the last linear layer's outputs.",
         ),
         Mistake(
             "a bounded activation at the end (tanh, sigmoid, clamp): Q-values cannot reach the returns.",
