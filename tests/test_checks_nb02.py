@@ -188,6 +188,39 @@ def step_masks_with_done(q_network, reward, next_obs, terminated, truncated, gam
     return reward + (0.0 if done else gamma * best_next_value(q_network, next_obs).max().item())
 
 
+def step_numpy_to_network(q_network, reward, next_obs, terminated, truncated, gamma):
+    with torch.no_grad():
+        best = q_network(next_obs).max().item()  # next_obs straight from env.step: a NumPy array
+    return reward + (1 - float(terminated)) * gamma * best
+
+
+def step_drops_reward_at_truncation(q_network, reward, next_obs, terminated, truncated, gamma):
+    best = best_next_value(q_network, next_obs).max().item()
+    if terminated:
+        return reward
+    if truncated:
+        return gamma * best
+    return reward + gamma * best
+
+
+def test_masking_with_done_hint_points_at_the_flag_without_the_expression():
+    report = check_step_target(step_masks_with_done)
+    assert "only one says the future is worth nothing" in report.mistake_hint, str(report)
+    assert "1 - terminated" not in report.mistake_hint and "1-terminated" not in report.mistake_hint, str(report)
+
+
+def test_a_numpy_observation_given_to_the_network_is_named():
+    report = check_step_target(step_numpy_to_network)
+    assert not report and "a NumPy array. A torch network takes a torch tensor" in report.failures[0].hint, \
+        str(report)
+
+
+def test_a_target_without_the_reward_at_truncation_is_named():
+    report = check_step_target(step_drops_reward_at_truncation)
+    assert failed(report) == ["a time-limit truncation still bootstraps"], str(report)
+    named(report, "at a truncation your target drops the reward", absent=("Only `terminated` switches",))
+
+
 def test_masking_with_truncated_is_named():
     named(check_step_target(step_masks_with_truncated), "`truncated` instead of `terminated`",
           absent=("`terminated or truncated`",))
@@ -288,7 +321,8 @@ WRONG = [
     (check_q_network, tanh_at_the_end), (check_q_network, log_softmax_at_the_end), (check_q_network, OneValue),
     (check_q_network, with_dropout), (check_q_network, softmax_over_the_batch),
     (check_q_network, layer_norm_at_the_end), (check_q_network, cartpole_sizes),
-    (check_step_target, step_masks_with_truncated),
+    (check_step_target, step_masks_with_truncated), (check_step_target, step_masks_with_done),
+    (check_step_target, step_drops_reward_at_truncation),
     (check_step_target, step_with_argmax), (check_step_target, step_with_mean),
     (check_step_target, step_target_gamma_on_reward), (check_td_target, td_without_reward),
     (check_td_target, td_gamma_on_everything), (check_td_target, td_gamma_squared),

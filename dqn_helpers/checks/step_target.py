@@ -18,6 +18,16 @@ from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_c
 _NEXT_OBS = np.array([0.01, 0.2, -0.03, -0.3], dtype=np.float32)
 
 
+def numpy_input(err: BaseException) -> str | None:
+    """The hint for a NumPy observation passed to the network as it came from ``env.step``."""
+    text = str(err)
+    if "must be Tensor, not numpy.ndarray" in text or ("numpy.ndarray" in text and "Tensor" in text):
+        return ("Your network was given next_obs as it came from env.step: a NumPy array. A torch network takes a "
+                "torch tensor (float32, like its weights): convert the observation first, and give the network the "
+                "batch shape it expects.")
+    return None
+
+
 def check_step_target(fn) -> CheckReport:
     """Check ``fn(q_network, reward, next_obs, terminated, truncated, gamma) -> y`` (notebook 02_q_networks).
 
@@ -112,6 +122,9 @@ def check_step_target(fn) -> CheckReport:
         return (is_close(value(False, True), 1.0) and is_close(value(True, False), 1.0 + 0.9 * best_next)
                 and is_close(value(False, False), 1.0 + 0.9 * best_next))
 
+    def drops_reward_at_truncation() -> bool:
+        return running_ok() and is_close(value(False, True), 0.9 * best_next) and is_close(value(True, False), 1.0)
+
     def uses_index() -> bool:
         return is_close(value(False, False), 1.0 + 0.9 * best_index) and is_close(value(True, False), 1.0)
 
@@ -119,7 +132,7 @@ def check_step_target(fn) -> CheckReport:
         return is_close(value(False, False), 1.0 + 0.9 * mean_next)
 
     tests = [
-        Test("returns one number", lambda: value(False, False), required=True),
+        Test("returns one number", lambda: value(False, False), required=True, on_error=numpy_input),
         Test(OWN_CODE, own_code_test(lambda: value(False, False), {"dqn_helpers.td_target": td_target}, answer=fn),
              required=True),
         Test("a running episode bootstraps: y = r + gamma * max Q(s')", running),
@@ -144,8 +157,18 @@ def check_step_target(fn) -> CheckReport:
         Mistake(
             "you switched the bootstrap off with `terminated or truncated`.",
             masks_with_done,
-            "A time limit is not a death: the truncated state has a future worth max Q(s'). Mask with "
-            "`(1 - terminated)` only; use `terminated or truncated` just to decide when to reset the env.",
+            "A time limit is not a death: the truncated state has a future worth max Q(s'). Of the two flags, only "
+            "one says the future is worth nothing, the one set when the task itself is over (the pole fell); the "
+            "other says only that the env stopped the episode, so that you reset it. Let the mask read that one "
+            "flag, and keep the pair of flags for deciding when to reset.",
+            explains=["a time-limit truncation still bootstraps"],
+        ),
+        Mistake(
+            "at a truncation your target drops the reward: y = gamma * max Q(s') without r.",
+            drops_reward_at_truncation,
+            f"Your truncated target is {0.9 * best_next:.4f}, gamma times max Q(next_obs), with the reward 1 left "
+            "out. The reward of the last step was earned whatever ended the episode, and a time-limit cut does not "
+            "end the future either: a truncated transition's target is built the same way as a running one's.",
             explains=["a time-limit truncation still bootstraps"],
         ),
         Mistake(
