@@ -420,7 +420,8 @@ def test_vectorized_env_reset_obs_as_final_obs_fails():
 def test_vectorized_env_truncation_as_termination_fails():
     report = check_vectorized_env(DoneAsTerminated)
     assert failed_names(report) == ["terminated vs truncated kept apart (time limit gives truncated)"]
-    assert "time-limit truncation" in str(report)
+    assert report.mistake and "a time-limit cut was reported as a termination" in report.mistake, str(report)
+    assert "truncated=[True, True]" in report.mistake_hint, str(report)  # both flags set: the hint says what it saw
 
 
 def test_vectorized_env_without_auto_reset_fails():

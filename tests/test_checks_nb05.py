@@ -83,6 +83,58 @@ def test_vector_env_reference_still_passes_all_eleven():
     assert report.passed and len(report.results) == 11, str(report)
 
 
+class DictStepVecEnv(StudentVecEnv):
+    """Returns step()'s fields as a plain dict."""
+
+    def step(self, actions):
+        out = super().step(actions)
+        return {"next_obs": out.next_obs, "final_obs": out.final_obs, "rewards": out.rewards,
+                "terminated": out.terminated, "truncated": out.truncated}
+
+
+class ColumnRewardsVecEnv(StudentVecEnv):
+    """Rewards as a column, shape (N, 1): one list per copy."""
+
+    def step(self, actions):
+        out = super().step(actions)
+        out.rewards = np.array([[r] for r in out.rewards], dtype=np.float32)
+        return out
+
+
+class DoneAsTerminatedVecEnv(StudentVecEnv):
+    """The old gym habit: terminated = terminated or truncated, and truncated left all False."""
+
+    def step(self, actions):
+        results = [env.step(int(a)) for env, a in zip(self.envs, actions, strict=True)]
+        final_obs = np.array([r[0] for r in results], dtype=np.float32)
+        terminated = np.array([r[2] or r[3] for r in results])
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        next_obs = final_obs.copy()
+        for i in np.flatnonzero(terminated):
+            next_obs[i] = self.envs[i].reset()[0]
+        return SimpleNamespace(next_obs=next_obs, final_obs=final_obs, terminated=terminated, truncated=truncated,
+                               rewards=np.array([r[1] for r in results], dtype=np.float32))
+
+
+def test_a_step_that_returns_a_dict_is_rejected():
+    report = check_vectorized_env(DictStepVecEnv)
+    assert not report and "step() returned a dict" in report.failures[0].hint, str(report)
+
+
+def test_rewards_as_a_column_get_a_hint_about_one_reward_per_copy():
+    report = check_vectorized_env(ColumnRewardsVecEnv)
+    hint = report.failures[0].hint
+    assert not report and "One reward per copy, as a flat array of shape (3,)" in hint, str(report)
+    assert "extra dimension of size 1" in hint, str(report)
+
+
+def test_a_time_limit_cut_reported_as_a_termination_is_named():
+    report = check_vectorized_env(DoneAsTerminatedVecEnv)
+    assert failed(report) == ["terminated vs truncated kept apart (time limit gives truncated)"], str(report)
+    text = named(report, "a time-limit cut was reported as a termination")
+    assert "terminated=[True, True], truncated=[False, False]" in text, text
+
+
 # --------------------------------------------------------------------------- exercise 2: the wasted steps
 
 

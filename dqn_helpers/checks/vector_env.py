@@ -13,6 +13,22 @@ from dqn_helpers.checks.delegation import OWN_CODE, inherited, own_code_test
 from dqn_helpers.checks.formatting import array, attr, fmt
 from dqn_helpers.checks.framework import CheckReport, Fail, Mistake, Test, not_callable_report, run_tests
 
+DICT_HINT = ("step() returned a dict, but its callers read the fields as attributes (`step.next_obs`, "
+             "`step.rewards`), which a dict does not have: the notebook's later cells would stop with an "
+             "AttributeError. Return an object whose fields are attributes (a dataclass, a namedtuple, a "
+             "SimpleNamespace, like dqn_helpers' VectorStep).")
+
+
+def per_copy_hint(field_name: str, shape: tuple, num_envs: int) -> str:
+    """The hint for a field of step()'s result whose shape is off."""
+    if field_name.endswith("obs"):
+        return f"One observation per copy: a stack of {num_envs} rows of the env's observation shape."
+    what = "reward" if field_name == "rewards" else f"`{field_name}` flag"
+    extra = (f" Yours has an extra dimension of size 1 (shape {shape}): one number per copy, but each in a row of "
+             "its own." if shape == (num_envs, 1) else "")
+    return (f"One {what} per copy, as a flat array of shape ({num_envs},): the learner stores them next to each "
+            f"copy's action and multiplies them element by element with the other per-copy arrays.{extra}")
+
 
 def check_vectorized_env(cls) -> CheckReport:
     """Check ``cls(env: gym.Env, num_envs)`` (notebook 05_vectorized_envs).
@@ -81,12 +97,16 @@ def check_vectorized_env(cls) -> CheckReport:
 
     def step(env, actions, num_envs=n_envs, raw=None) -> dict[str, np.ndarray]:
         out = env.step(np.asarray(actions, dtype=np.int64))
+        if isinstance(out, dict):  # attr() would read its keys; the notebook reads step.next_obs
+            raise Fail("an object with the attributes next_obs, final_obs, rewards, terminated, truncated",
+                       f"a dict with the keys {list(out)[:6]}", DICT_HINT)
         fields = {}
         for field_name in ("next_obs", "final_obs", "rewards", "terminated", "truncated"):
             fields[field_name] = array(attr(out, field_name, "step()'s result"), field_name)
             shape = (num_envs, 4) if field_name.endswith("obs") else (num_envs,)
             if fields[field_name].shape != shape:
-                raise Fail(f"`{field_name}` of shape {shape}", f"shape {fields[field_name].shape}")
+                raise Fail(f"`{field_name}` of shape {shape}", f"shape {fields[field_name].shape}",
+                           per_copy_hint(field_name, fields[field_name].shape, num_envs))
         if raw is not None:
             raw.update(fields)
         if np.shares_memory(fields["final_obs"], fields["next_obs"]):
@@ -372,17 +392,22 @@ def check_vectorized_env(cls) -> CheckReport:
                     "gym.make(env.spec.id), gets the registry's limit of 500). Copy the env you were given "
                     "(copy.deepcopy(env)), wrappers included."
                 )
-            if term.all() and trunc.all():
-                hint = (
-                    "terminated was set for a time-limit truncation (terminated = terminated or truncated?). "
-                    "A truncated episode did not really end: the learner must still bootstrap from it. " + hint
-                )
             raise Fail(
                 "terminated=[False, False], truncated=[True, True] at step 5 with max_episode_steps=5 "
                 "(the pole is still up)",
                 f"terminated={term.tolist()}, truncated={trunc.tolist()}",
                 hint,
             )
+
+    def cut_as_termination() -> bool:
+        env = make(2, max_episode_steps=5)
+        reset(env, 0, 2)
+        for t in range(5):
+            fields = step(env, np.full(2, t % 2), 2)
+        seen["flags"] = fields["terminated"].tolist(), fields["truncated"].tolist()
+        return bool(fields["terminated"].all())
+
+    seen: dict = {}
 
     def limit_episodes() -> list[list[tuple[int, bool]]]:
         """15 steps of 2 copies with max_episode_steps=5, the pole kept up: per copy, (length, truncated) of each
@@ -492,6 +517,19 @@ def check_vectorized_env(cls) -> CheckReport:
                 "A transition goes from obs (before the step) to final_obs (after it). Store the observation that "
                 "each copy's env.step() returns as its final_obs (and as its next_obs unless the episode ended).",
                 explains=transition_tests,
+            ),
+            Mistake(
+                "a time-limit cut was reported as a termination (terminated = terminated or truncated): the copies "
+                "cut at step 5 with the pole still up came back terminated.",
+                cut_as_termination,
+                lambda: "With max_episode_steps=5 and the pole up, your flags at step 5 were terminated="
+                f"{seen['flags'][0]}, truncated={seen['flags'][1]}"
+                + (": the cut shows only as a termination. " if not any(seen["flags"][1]) else ". ")
+                + "The two flags mean different things to the learner: terminated says the state has no future "
+                "(no bootstrap), truncated says only that the episode was cut (the state still has a future). "
+                "Report each copy's two flags as its env.step() gave them; `done` (either of the two) is only for "
+                "deciding when to reset.",
+                explains=["terminated vs truncated kept apart (time limit gives truncated)"],
             ),
             Mistake(
                 "the time limit's counter is never reset: after a copy's first cut, every step comes back "
