@@ -28,6 +28,7 @@ from dqn_helpers.checks.replay_buffer import (
     SHAPES,
     TOGETHER,
     UNIFORM,
+    WRAP_BATCH,
     WRITTEN_ONLY,
 )
 
@@ -646,3 +647,47 @@ def test_len_stuck_behind_the_stored_rows_after_a_wrap_is_named():
 def test_the_reference_ring_still_passes():
     report = check_replay_buffer(StudentRing)
     assert report and report.mistake is None, str(report)
+
+
+# ------------------------------------------------------------------ sample() alone wrong; a write that jumps to 0
+
+
+class NewestHalfRing(StudentRing):
+    """Draws only from the newest half of the stored rows: remember() is right."""
+
+    def sample(self, batch_size):
+        if batch_size > self.size:
+            raise ValueError(f"asked for {batch_size} transitions, only {self.size} stored")
+        idx = self.rng.integers(self.size // 2, self.size, size=batch_size)
+        return TransitionBatch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                               self.terminated[idx])
+
+
+class JumpToZeroRing(StudentRing):
+    """One slice per call; a call that does not fit before the end is written from slot 0 instead."""
+
+    def remember(self, obs, actions, rewards, next_obs, terminated):
+        n = len(actions)
+        if self.position + n > self.capacity:
+            self.position = 0
+        rows = slice(self.position, self.position + n)
+        self.obs[rows], self.next_obs[rows] = obs, next_obs
+        self.actions[rows], self.rewards[rows], self.terminated[rows] = actions, rewards, terminated
+        self.position = (self.position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+
+def test_a_sampler_that_sees_part_of_the_rows_is_blamed_not_remember():
+    report = check_replay_buffer(NewestHalfRing)
+    text = named(report, "sample() draws from only part of the stored rows",
+                 absent=("store each row in its own slot", "Write at position % capacity"))
+    assert "held only transitions 10 to 19" in text, text
+    assert all(r.consequence for r in report.failures), text
+
+
+def test_a_call_written_from_slot_0_is_told_which_slots_were_written_and_which_stayed_empty():
+    report = check_replay_buffer(JumpToZeroRing)
+    assert failed(report) == [WRAP_BATCH], str(report)
+    hint = report.failures[0].hint
+    assert "holds, slot by slot, [3, 4, 5, 6, empty]" in hint and "slot 4 stayed empty" in hint, hint
+    assert "modulo" not in hint and "batch" not in hint, hint

@@ -59,6 +59,29 @@ def _sizes(buf) -> dict[str, tuple[str, int]]:
     return sizes
 
 
+def _slots(buf, capacity: int) -> list[int | None] | None:
+    """Which transition each slot of the buffer's observation array holds (``None``: empty), if it has one."""
+    for value in vars(buf).values():
+        obs = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        if not isinstance(obs, np.ndarray) or obs.shape != (capacity, 4):
+            continue
+        ids = np.rint(obs[:, 0] - 1000.0).astype(np.int64)
+        rows = [_rows(int(k), 1)["obs"][0] if k >= 0 else None for k in ids]
+        if all((not row.any()) if want is None else np.allclose(row, want) for row, want in zip(obs, rows,
+                                                                                               strict=True)):
+            return [None if want is None else int(k) for k, want in zip(ids, rows, strict=True)]
+    return None
+
+
+def _slot_list(slots: list[int | None]) -> str:
+    return "[" + ", ".join("empty" if k is None else str(k) for k in slots) + "]"
+
+
+FILL_IN_ORDER = ("The rows of one remember() call fill the ring in order from the write position: those that do "
+                 "not fit before the end of the arrays continue at its start, no slot skipped and none written "
+                 "twice, and the write position ends just after the last row written.")
+
+
 def _past_the_end(err: BaseException) -> str | None:
     if isinstance(err, IndexError) and "out of bounds" in str(err):
         return ("The write position ran past the last slot: when it reaches capacity it starts again at 0, which is "
@@ -273,8 +296,8 @@ def check_replay_buffer(cls) -> CheckReport:
             raise Fail(
                 "remember() of 4 rows at position 3 of a buffer of capacity 5 to fill slots 3, 4, 0, 1",
                 f"{type(err).__name__}: {err}",
-                "The batch runs past the end of the arrays: there `arr[pos:pos + n]` has fewer than n rows. "
-                "Row i of the batch belongs in slot (position + i) modulo capacity (or split the batch in two).",
+                "The rows of this remember() call run past the end of the arrays: there `arr[pos:pos + n]` has "
+                "fewer than n rows. " + FILL_IN_ORDER,
             ) from err
         seen = set(sample_ids(buf, 5, 60).tolist())
         if length(buf) != 5 or seen != {2, 3, 4, 5, 6}:
@@ -282,8 +305,7 @@ def check_replay_buffer(cls) -> CheckReport:
                 "after storing transitions 0..6 as 3 then 4 rows in a buffer of capacity 5: len 5 and samples "
                 "from {2, 3, 4, 5, 6} (the oldest, 0 and 1, overwritten)",
                 f"len {length(buf)}, sampled ids {sorted(seen)}",
-                "A batch that crosses the end of the ring must wrap around within the batch: row i of the batch "
-                "belongs in slot (position + i) modulo capacity, and the position then moves on by n.",
+                wrap_batch_hint(_slots(buf, 5)),
             )
         remember(buf, 7, 1)  # after the wrap the next row goes to slot 2, over transition 2, the oldest left
         seen = set(sample_ids(buf, 5, 60).tolist())
@@ -294,6 +316,22 @@ def check_replay_buffer(cls) -> CheckReport:
                 "After a batch that crossed the end, the position is (old position + n) modulo capacity, not 0: "
                 "the next transition must overwrite the oldest one still stored.",
             )
+
+    def wrap_batch_hint(slots: list[int | None] | None) -> str:
+        right = [5, 6, 2, 3, 4]
+        if slots == right:
+            return (f"Your arrays hold the right transitions in the right slots ({_slot_list(right)}, slot by slot): "
+                    "remember() is right, and sample() does not draw from all the stored rows.")
+        if slots is None:
+            return FILL_IN_ORDER
+        empty = [i for i, k in enumerate(slots) if k is None]
+        written = [i for i, k in enumerate(slots) if k is not None and k >= 3]
+        return (f"After 3 rows, then one remember() call of 4 rows (transitions 3 to 6) at write position 3, your "
+                f"observation array holds, slot by slot, {_slot_list(slots)}; the ring should hold "
+                f"{_slot_list(right)}. The rows of that call went to slots {', '.join(map(str, written))}"
+                + (f", and slot{'s' if len(empty) > 1 else ''} {', '.join(map(str, empty))} stayed empty"
+                   if empty else "")
+                + ". " + FILL_IN_ORDER)
 
     def samples_empty_slots() -> bool:
         """The range(capacity) mistake: most samples from a nearly empty buffer are never-written slots."""
@@ -483,6 +521,26 @@ def check_replay_buffer(cls) -> CheckReport:
                 "remember() kept references to (views of) the caller's arrays instead of copying their values. "
                 "Copy each field into your own preallocated array, one array per field.",
             )
+
+    def part_of_the_rows() -> bool:
+        """remember() stored every row in its slot and len() is right, but sample() draws from part of them."""
+        buf = make(100)
+        remember(buf, 0, 20)
+        slots = _slots(buf, 100)
+        if slots is None or slots[:20] != list(range(20)) or length(buf) != 20:
+            return False
+        drawn = set(sample_ids(buf, 4, 100).tolist())
+        seen["part"] = sorted(drawn)
+        return drawn < set(range(20)) and len(drawn) > 1
+
+    def part_hint() -> str:
+        drawn = seen["part"]
+        span = (f"transitions {drawn[0]} to {drawn[-1]}" if drawn == list(range(drawn[0], drawn[-1] + 1))
+                else f"transitions {drawn}")
+        return ("After 20 rows in a buffer of capacity 100, your buffer's arrays hold all 20 transitions, each in "
+                f"its own slot, and len() is 20: remember() is right. But 100 batches of sample(4) held only {span}: "
+                "the indices sample() draws cover only part of the filled rows. Every stored transition must be "
+                "possible in every batch, each about equally likely.")
 
     def newest_only() -> bool:
         buf = make(100)
@@ -797,6 +855,11 @@ def check_replay_buffer(cls) -> CheckReport:
             "inside sample()? Made anew from `seed` at every call, it starts over and draws the same indices each "
             "time. Create it once, in __init__, from seed, and draw every batch from it.",
             explains=[UNIFORM, BATCH_ROWS, WRAP, WRAP_BATCH],
+        ),
+        Mistake(
+            "sample() draws from only part of the stored rows: remember() stored them all, in the right slots.",
+            part_of_the_rows, part_hint,
+            explains=[UNIFORM, BATCH_ROWS, WRAP, WRAP_BATCH, TOGETHER, OVERSAMPLE],
         ),
     ]
     return run_tests(name, tests, signature, mistakes)
