@@ -60,37 +60,21 @@ def _balancing_policy(obs):
     return int(obs[2] + 0.5 * obs[3] > 0) if obs.ndim == 1 else (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64)
 
 
-class _CountingPolicy:
-    """Wraps a policy; stops the student's loop once it has asked for too many actions."""
-
-    def __init__(self, policy, limit: int):
-        self.policy, self.limit, self.calls = policy, limit, 0
-
-    def __call__(self, obs):
-        self.calls += 1
-        if self.calls > self.limit:
-            raise Fail(
-                f"episodes that end at CartPole-v1's time limit (500 steps), so at most {self.limit} policy calls",
-                f"more than {self.limit} calls: the episodes went on past the time limit",
-                _TIME_LIMIT_HINT,
-            )
-        return self.policy(obs)
-
-
 class _PastLimit(Exception):
-    """Raised by :class:`_StopAfter`: the episode went on past CartPole-v1's time limit."""
+    """The policy was asked more often than episodes within CartPole-v1's time limit allow."""
 
 
 class _StopAfter:
-    """A policy that stops the student's loop once it has been asked ``limit`` times."""
+    """Wraps a policy; stops the student's loop once it has been asked more than ``limit`` times, by raising
+    ``stop()`` (:class:`_PastLimit` unless given)."""
 
-    def __init__(self, policy, limit: int):
-        self.policy, self.limit, self.calls = policy, limit, 0
+    def __init__(self, policy, limit: int, stop=_PastLimit):
+        self.policy, self.limit, self.stop, self.calls = policy, limit, stop, 0
 
     def __call__(self, obs):
         self.calls += 1
         if self.calls > self.limit:
-            raise _PastLimit
+            raise self.stop()
         return self.policy(obs)
 
 
@@ -326,7 +310,10 @@ def check_evaluate(fn) -> CheckReport:
 
     def time_limit():
         n = 3
-        policy = _CountingPolicy(_balancing_policy, limit=n * 600)
+        limit = n * 600
+        policy = _StopAfter(_balancing_policy, limit, stop=lambda: Fail(
+            f"episodes that end at CartPole-v1's time limit (500 steps), so at most {limit} policy calls",
+            f"more than {limit} calls: the episodes went on past the time limit", _TIME_LIMIT_HINT))
         got = call(policy, n, 0)
         refs = references(_balancing_policy, n, 0)
         if not matches_any(got, refs):

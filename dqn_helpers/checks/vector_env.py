@@ -851,6 +851,7 @@ def check_wasted_steps(predicted_share, mean_episode_length, wasted_share) -> Ch
         Test(length_test, lengths),
         Test(share_test, wasted),
     ]
+
     def stale_policy_obs() -> bool:
         """wasted_share keeps asking the policy about an old observation: most calls after the first are stale."""
         vec_env = _ScriptedVectorEnv()
